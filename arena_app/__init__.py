@@ -1,0 +1,3 @@
+"""LLM arena web app: Gradio UI, services, storage, providers and CLI."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,77 @@
+"""All arena settings in one place.
+
+Every field is read from an environment variable ``ARENA_<FIELD>`` (e.g. ``ARENA_DATABASE_URL``) and has a
+command-line flag ``--<field-with-dashes>`` generated from this class by :mod:`arena_app.cli.settings_flags`.
+Precedence: CLI flag > environment variable > default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SQLITE_FILE = "arena.db"
+
+
+class ArenaSettings(BaseSettings):
+    """Settings for the arena app, its CLI and its services."""
+
+    model_config = SettingsConfigDict(env_prefix="ARENA_", extra="ignore", validate_default=True)
+
+    database_url: str = Field(
+        default=f"sqlite:///{DEFAULT_SQLITE_FILE}",
+        description="SQLAlchemy database URL. Default: a SQLite file arena.db in the working directory. "
+        "Production: postgresql+psycopg://user@host:5432/dbname",
+    )
+    endpoints_file: Path | None = Field(
+        default=None,
+        description="Path to api_endpoints.json (FastChat-compatible endpoint registry). "
+        "Default: ./api_endpoints.json if it exists.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the web app listens on.")
+    port: int = Field(default=7860, ge=1, le=65535, description="Port the web app listens on.")
+    client_id_salt: SecretStr = Field(
+        default=SecretStr(""),
+        description="Secret salt for hashing client addresses. If empty, a random salt is generated once "
+        "and stored in the database (so hashes stay stable across restarts).",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Comma-separated proxy addresses/CIDRs whose X-Forwarded-For header is trusted.",
+    )
+    max_turns: int = Field(default=10, ge=1, description="Most user turns in one battle or chat.")
+    max_input_chars: int = Field(default=8000, ge=1, description="Longest user message, in characters.")
+    max_new_tokens: int = Field(default=1024, ge=1, description="Default output token limit per answer.")
+    identity_words: list[str] = Field(
+        default_factory=list,
+        description="Extra comma-separated words (model or organization names) whose mention in an answer "
+        "excludes a battle vote as an identity leak; names from the endpoint file are always included.",
+    )
+    min_votes: int = Field(
+        default=0, ge=0, description="Models with fewer votes are marked preliminary on the leaderboard."
+    )
+    recompute_every: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="If > 0, `arena serve` recomputes the leaderboard snapshot every this many seconds.",
+    )
+    concurrency_limit: int = Field(
+        default=64, ge=1, description="Most concurrent generation events the web app runs at once."
+    )
+    demo: bool = Field(
+        default=False,
+        description="Start local demo workers (SmolLM2-135M-Instruct from PyPI) so the arena runs "
+        "offline without API keys.",
+    )
+    cache_dir: Path = Field(
+        default=Path.home() / ".cache" / "llm-arena",
+        description="Where converted demo models and other caches live (never inside the repository).",
+    )
+
+
+def load_settings(**overrides: object) -> ArenaSettings:
+    """Build settings from the environment, with explicit (e.g. CLI) overrides taking precedence."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return ArenaSettings(**clean)  # type: ignore[arg-type]
