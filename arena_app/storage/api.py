@@ -1,0 +1,257 @@
+"""The storage API: small functions taking a :class:`~sqlalchemy.orm.Session` and returning records.
+
+The caller owns the transaction (see :func:`arena_app.storage.db.session_scope`); functions only flush.
+Bad input raises :class:`InvalidInputError`, missing rows :class:`NotFoundError`, and a second vote on a
+battle :class:`DuplicateVoteError`. One vote per battle is enforced by the unique constraint on
+``votes.battle_id``: the vote is an ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``, so a concurrent
+duplicate is detected without an exception or savepoint and the caller's transaction stays usable.
+(No savepoints: with the pysqlite driver an outermost SAVEPOINT would commit early on RELEASE.)
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from arena_app.storage import mapping, validation
+from arena_app.storage.conversations import (
+    add_assistant_message,
+    add_user_message,
+    create_conversation,
+    get_conversation,
+    list_messages,
+    new_conversation,
+)
+from arena_app.storage.errors import DuplicateVoteError, InvalidInputError, NotFoundError
+from arena_app.storage.models import (
+    BATTLE_MODES,
+    FEEDBACK_KINDS,
+    OUTCOMES,
+    AppMeta,
+    Battle,
+    BattleTag,
+    Feedback,
+    LeaderboardSnapshot,
+    Message,
+    Vote,
+)
+from arena_app.storage.records import (
+    BattleRecord,
+    FeedbackRecord,
+    SnapshotRecord,
+    VoteRecord,
+)
+from arena_app.storage.types import utcnow
+
+__all__ = [
+    "add_assistant_message",
+    "add_battle_tags",
+    "add_user_message",
+    "create_battle",
+    "create_conversation",
+    "get_battle",
+    "get_conversation",
+    "get_or_create_salt",
+    "get_vote_for_battle",
+    "latest_snapshot",
+    "list_messages",
+    "mark_battle_regenerated",
+    "record_feedback",
+    "record_vote",
+    "save_snapshot",
+    "set_battle_turns",
+]
+
+SALT_KEY = "client_id_salt"
+
+
+def _insert_if_absent(s: Session, model: type[Vote] | type[AppMeta], values: dict[str, Any]) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING; True if the row was inserted (False: a unique key already taken)."""
+    dialect = s.get_bind().dialect.name
+    if dialect == "postgresql":
+        stmt: Any = postgresql.insert(model)
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(model)
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise InvalidInputError(f"unsupported database dialect {dialect!r}")
+    stmt = stmt.values(**values).on_conflict_do_nothing()
+    key = Vote.id if model is Vote else AppMeta.key
+    return s.execute(stmt.returning(key)).first() is not None
+
+
+# --------------------------------------------------------------------------- battles and votes
+
+
+def create_battle(
+    s: Session,
+    *,
+    mode: str,
+    model_a: str,
+    model_b: str,
+    session_id: str,
+    client_hash: str,
+    params_a: dict[str, Any] | None = None,
+    params_b: dict[str, Any] | None = None,
+) -> BattleRecord:
+    """Create a battle with its two conversations (one per side, same mode as the battle)."""
+    validation.choice("battle mode", mode, BATTLE_MODES)
+    conv_a = new_conversation(s, mode, model_a, session_id, client_hash, params_a)
+    conv_b = new_conversation(s, mode, model_b, session_id, client_hash, params_b)
+    s.flush()
+    row = Battle(
+        mode=mode,
+        model_a=model_a,
+        model_b=model_b,
+        conversation_a_id=conv_a.id,
+        conversation_b_id=conv_b.id,
+        session_id=session_id,
+        client_hash=client_hash,
+        created_at=utcnow(),
+        turn_count=0,
+        regenerations=0,
+    )
+    s.add(row)
+    s.flush()
+    return mapping.battle_record(s, row)
+
+
+def _get_battle_row(s: Session, battle_id: int) -> Battle:
+    row = s.get(Battle, battle_id)
+    if row is None:
+        raise NotFoundError(f"battle {battle_id} does not exist")
+    return row
+
+
+def get_battle(s: Session, battle_id: int) -> BattleRecord:
+    return mapping.battle_record(s, _get_battle_row(s, battle_id))
+
+
+def set_battle_turns(s: Session, battle_id: int, turn_count: int) -> None:
+    _get_battle_row(s, battle_id).turn_count = validation.count("turn_count", turn_count)
+    s.flush()
+
+
+def mark_battle_regenerated(s: Session, battle_id: int) -> None:
+    _get_battle_row(s, battle_id)
+    # An UPDATE ... SET x = x + 1 so concurrent regenerations are not lost.
+    s.execute(
+        update(Battle).where(Battle.id == battle_id).values(regenerations=Battle.regenerations + 1),
+        execution_options={"synchronize_session": "fetch"},
+    )
+    s.flush()
+
+
+def add_battle_tags(s: Session, battle_id: int, tags: Iterable[str]) -> None:
+    """Add category tags; tags the battle already has are ignored."""
+    _get_battle_row(s, battle_id)
+    wanted = {validation.text("tag", t, 64) for t in tags}
+    existing = set(s.scalars(select(BattleTag.tag).where(BattleTag.battle_id == battle_id)))
+    for tag in sorted(wanted - existing):
+        s.add(BattleTag(battle_id=battle_id, tag=tag))
+    s.flush()
+
+
+def record_vote(
+    s: Session,
+    *,
+    battle_id: int,
+    outcome: str,
+    turn_count: int,
+    session_id: str,
+    client_hash: str,
+    excluded_reason: str | None = None,
+) -> VoteRecord:
+    validation.choice("outcome", outcome, OUTCOMES)
+    validation.count("turn_count", turn_count)
+    if excluded_reason is not None:
+        validation.text("excluded_reason", excluded_reason, 64)
+    _get_battle_row(s, battle_id)
+    values = {
+        "battle_id": battle_id,
+        "outcome": outcome,
+        "turn_count": turn_count,
+        "excluded_reason": excluded_reason,
+        "session_id": validation.text("session id", session_id, validation.MAX_ID),
+        "client_hash": validation.text("client hash", client_hash, validation.MAX_ID),
+        "created_at": utcnow(),
+    }
+    s.flush()  # pending ORM changes first, so the INSERT sees them
+    if not _insert_if_absent(s, Vote, values):
+        raise DuplicateVoteError(f"battle {battle_id} already has a vote")
+    row = s.scalar(select(Vote).where(Vote.battle_id == battle_id))
+    assert row is not None
+    return mapping.vote_record(row)
+
+
+def get_vote_for_battle(s: Session, battle_id: int) -> VoteRecord | None:
+    row = s.scalar(select(Vote).where(Vote.battle_id == battle_id))
+    return None if row is None else mapping.vote_record(row)
+
+
+# --------------------------------------------------------------------------- feedback, snapshots, meta
+
+
+def record_feedback(
+    s: Session, *, message_id: int, kind: str, session_id: str, client_hash: str
+) -> FeedbackRecord:
+    validation.choice("feedback kind", kind, FEEDBACK_KINDS)
+    if s.get(Message, message_id) is None:
+        raise NotFoundError(f"message {message_id} does not exist")
+    row = Feedback(
+        message_id=message_id,
+        kind=kind,
+        session_id=validation.text("session id", session_id, validation.MAX_ID),
+        client_hash=validation.text("client hash", client_hash, validation.MAX_ID),
+        created_at=utcnow(),
+    )
+    s.add(row)
+    s.flush()
+    return FeedbackRecord(
+        id=row.id,
+        message_id=row.message_id,
+        kind=row.kind,
+        session_id=row.session_id,
+        client_hash=row.client_hash,
+        created_at=row.created_at,
+    )
+
+
+def save_snapshot(
+    s: Session, *, category: str, params: dict[str, Any], vote_count: int, result: dict[str, Any]
+) -> SnapshotRecord:
+    row = LeaderboardSnapshot(
+        created_at=utcnow(),
+        category=validation.text("category", category, 64),
+        params=params,
+        vote_count=validation.count("vote_count", vote_count),
+        result=result,
+    )
+    s.add(row)
+    s.flush()
+    return mapping.snapshot_record(row)
+
+
+def latest_snapshot(s: Session, category: str = "overall") -> SnapshotRecord | None:
+    row = s.scalar(
+        select(LeaderboardSnapshot)
+        .where(LeaderboardSnapshot.category == category)
+        .order_by(LeaderboardSnapshot.created_at.desc(), LeaderboardSnapshot.id.desc())
+        .limit(1)
+    )
+    return None if row is None else mapping.snapshot_record(row)
+
+
+def get_or_create_salt(s: Session) -> str:
+    """The client-hash salt stored in the database, created once (race-safe: the first insert wins)."""
+    existing = s.get(AppMeta, SALT_KEY)
+    if existing is not None:
+        return existing.value
+    _insert_if_absent(s, AppMeta, {"key": SALT_KEY, "value": secrets.token_hex(32)})  # first writer wins
+    row = s.get(AppMeta, SALT_KEY, populate_existing=True)
+    assert row is not None
+    return row.value

@@ -1,0 +1,120 @@
+"""Run the Alembic migrations from Python (used by ``arena db ...``, ``arena serve`` and the tests).
+
+The migrations live at the top of the repository (``migrations/`` + ``alembic.ini``); the project is
+installed editable, so they are found next to the ``arena_app`` package.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
+
+from arena_app.storage.db import database_errors, make_engine, safe_url
+from arena_app.storage.errors import ConfigurationError, StorageError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
+
+
+class MigrationError(StorageError):
+    """A migration command failed (unknown revision, schema not managed by Alembic, ...)."""
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic config for ``url`` that leaves the application's logging alone."""
+    if not ALEMBIC_INI.is_file():
+        raise ConfigurationError(
+            f"migrations not found: {ALEMBIC_INI} is missing (install the project editable: pip install -e .)"
+        )
+    config = Config(str(ALEMBIC_INI))
+    config.attributes["database_url"] = url
+    config.attributes["configure_logging"] = False
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None
+    return head
+
+
+def _run(action: str, url: str, rev: str) -> None:
+    config = alembic_config(url)
+    make_engine(url).dispose()  # validate the URL early: ConfigurationError with a clear message
+    with database_errors(url):
+        try:
+            if action == "upgrade":
+                command.upgrade(config, rev)
+            else:
+                command.downgrade(config, rev)
+        except CommandError as exc:
+            raise MigrationError(f"{action} to {rev!r} failed: {exc}") from exc
+
+
+def upgrade(url: str, rev: str = "head") -> None:
+    """Migrate the database at ``url`` up to ``rev`` (default: the newest revision)."""
+    _run("upgrade", url, rev)
+
+
+def downgrade(url: str, rev: str) -> None:
+    """Migrate down to ``rev`` (``base`` removes every table)."""
+    _run("downgrade", url, rev)
+
+
+def current(url: str) -> str | None:
+    """The revision the database is at, or None for a database Alembic has never touched."""
+    engine = make_engine(url)
+    try:
+        with database_errors(url), engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def require_current_schema(url: str) -> None:
+    """Refuse a database that read-only commands (export, leaderboard) cannot use: a SQLite file that does
+    not exist (connecting would create an empty one at a mistyped path), no schema, or a schema behind head.
+    """
+    parsed = make_url(url)
+    is_file_db = parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
+    if is_file_db and not Path(str(parsed.database)).is_file():
+        raise MigrationError(f"database file {parsed.database} does not exist (check --database-url)")
+    rev = current(url)
+    if rev is None:
+        raise MigrationError(f"database {safe_url(url)} has no arena schema; run `arena db upgrade`")
+    if rev != head_revision():
+        raise MigrationError(
+            f"database {safe_url(url)} is at revision {rev}, not head; run `arena db upgrade`"
+        )
+
+
+def ensure_schema(url: str) -> str:
+    """Create or migrate the schema up to head (what ``arena serve`` does on start); returns the revision.
+
+    A database holding tables but no Alembic version is refused rather than touched.
+    """
+    rev = current(url)
+    head = head_revision()
+    if rev == head:
+        return head
+    if rev is None:
+        engine = make_engine(url)
+        try:
+            with database_errors(url), engine.connect() as conn:
+                tables = [t for t in inspect(conn).get_table_names() if t != "alembic_version"]
+        finally:
+            engine.dispose()
+        if tables:
+            raise MigrationError(
+                "database has tables but no Alembic revision; it was not created by `arena db upgrade`. "
+                "Use an empty database or stamp it with `alembic stamp`."
+            )
+    upgrade(url, "head")
+    return head

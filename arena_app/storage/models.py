@@ -1,0 +1,191 @@
+"""SQLAlchemy ORM models. Created only through Alembic migrations (``migrations/``).
+
+Conversations are stored once, as rows of messages; battles and votes reference them by id, so nothing
+re-embeds a whole conversation per row (FastChat's JSON logs do, and grow quadratically).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from arena_app.storage.types import BigIntPK, UTCDateTime, utcnow
+
+# Deterministic constraint names so migrations can drop/alter them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+OUTCOMES = ("model_a", "model_b", "tie", "tie (bothbad)")
+BATTLE_MODES = ("anony", "named")
+CONVERSATION_MODES = ("anony", "named", "direct")
+FEEDBACK_KINDS = ("upvote", "downvote", "flag")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Conversation(Base):
+    """One side of a battle, or one direct chat. Style totals cover its current (non-superseded) answers."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (CheckConstraint(_in("mode", CONVERSATION_MODES), name="mode"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    mode: Mapped[str] = mapped_column(String(16))
+    model_name: Mapped[str] = mapped_column(String(200), index=True)
+    session_id: Mapped[str] = mapped_column(String(64), index=True)
+    client_hash: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Style totals, maintained when an answer is stored, so the style-controlled leaderboard never
+    # re-parses conversations at recompute time.
+    answer_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    header_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    list_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    bold_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    has_code: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+
+
+class Message(Base):
+    """A user message or an answer. A regenerated answer keeps the old row (``superseded``) as a record."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "position", "attempt", name="uq_messages_position_attempt"),
+        CheckConstraint(_in("role", ("system", "user", "assistant")), name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    superseded: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    role: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    ttft_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    output_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # stop | length | stopped (user pressed Stop / left; content is partial) | error (content is partial)
+    finish_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Style features of an answer (null for user messages or when not computed).
+    answer_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    header_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    list_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    bold_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    has_code: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+
+
+class Battle(Base):
+    __tablename__ = "battles"
+    __table_args__ = (
+        CheckConstraint(_in("mode", BATTLE_MODES), name="mode"),
+        Index("ix_battles_mode_models", "mode", "model_a", "model_b"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    mode: Mapped[str] = mapped_column(String(16))
+    model_a: Mapped[str] = mapped_column(String(200))
+    model_b: Mapped[str] = mapped_column(String(200))
+    conversation_a_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), unique=True)
+    conversation_b_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), unique=True)
+    session_id: Mapped[str] = mapped_column(String(64), index=True)
+    client_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    turn_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    regenerations: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class BattleTag(Base):
+    """Category tags of a battle (e.g. multi_turn, long_prompt, code, or operator-defined tags)."""
+
+    __tablename__ = "battle_tags"
+
+    battle_id: Mapped[int] = mapped_column(
+        ForeignKey("battles.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class Vote(Base):
+    """At most one vote per battle (unique constraint). Excluded votes keep a reason; none is deleted."""
+
+    __tablename__ = "votes"
+    __table_args__ = (
+        CheckConstraint(_in("outcome", OUTCOMES), name="outcome"),
+        Index("ix_votes_counted", "excluded_reason", "battle_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    battle_id: Mapped[int] = mapped_column(ForeignKey("battles.id"), unique=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    turn_count: Mapped[int] = mapped_column(Integer)
+    excluded_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    session_id: Mapped[str] = mapped_column(String(64))
+    client_hash: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class Feedback(Base):
+    """Direct-chat feedback on one answer."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (CheckConstraint(_in("kind", FEEDBACK_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    session_id: Mapped[str] = mapped_column(String(64))
+    client_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LeaderboardSnapshot(Base):
+    """A computed leaderboard with the parameters and vote count that reproduce it."""
+
+    __tablename__ = "leaderboard_snapshots"
+    __table_args__ = (Index("ix_leaderboard_snapshots_category_created", "category", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    category: Mapped[str] = mapped_column(String(64), default="overall")
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    vote_count: Mapped[int] = mapped_column(Integer)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class AppMeta(Base):
+    """Small key/value settings the app generates once (e.g. the client-hash salt if none is configured)."""
+
+    __tablename__ = "app_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,36 @@
+"""Input checks for the storage API: each raises :class:`InvalidInputError` with what is wrong."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from arena_app.storage.errors import InvalidInputError
+
+MAX_NAME = 200
+MAX_ID = 64
+
+
+def choice(what: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise InvalidInputError(f"invalid {what} {value!r}: expected one of {', '.join(allowed)}")
+    return value
+
+
+def text(what: str, value: str, max_len: int) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(f"{what} must be a non-empty string")
+    if len(value) > max_len:
+        raise InvalidInputError(f"{what} is longer than {max_len} characters")
+    return value
+
+
+def aware(what: str, value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise InvalidInputError(f"{what} must be timezone-aware (UTC); got a naive datetime")
+    return value
+
+
+def count(what: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInputError(f"{what} must be a non-negative integer, got {value!r}")
+    return value
