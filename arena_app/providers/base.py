@@ -1,0 +1,92 @@
+"""The one interface every provider implements, and the values it exchanges.
+
+A provider turns (messages, params) into a stream of :class:`TextDelta` items followed by exactly one
+:class:`Completion`. Failures raise a :class:`arena_app.providers.errors.ProviderError` subclass.
+Cancellation: set ``cancel`` (a ``threading.Event``) or close the generator; either closes the upstream
+HTTP response promptly, and the provider then raises :class:`~arena_app.providers.errors.Cancelled`
+(on the event) or simply stops (on close).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr
+
+Role = Literal["system", "user", "assistant"]
+
+
+def url_host(url: str) -> str:
+    """The host[:port] of ``url`` for listings and logs, without any ``user:password@`` part."""
+    return urlsplit(url).netloc.rpartition("@")[2]
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    temperature: float = 0.7
+    top_p: float = 1.0
+    max_new_tokens: int = 1024
+    stop: tuple[str, ...] = ()
+    extra_body: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class Completion:
+    """End of a successful stream."""
+
+    finish_reason: str  # "stop" | "length" | provider-specific value passed through
+    output_tokens: int | None  # from the upstream usage report; None if the server gave none
+    ttft_s: float | None  # seconds from request start to first non-empty delta
+    total_s: float
+
+
+StreamEvent = TextDelta | Completion
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Limits for one request. ``first_token_s`` counts from the request start to the first text."""
+
+    connect_s: float = 10.0
+    first_token_s: float = 60.0
+    total_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class EndpointTarget:
+    """Everything a provider needs to talk to one upstream URL for one model."""
+
+    model_key: str  # the display name (endpoint-file key); used in logs only
+    model_name: str  # the model name sent upstream
+    api_base: str
+    api_key: SecretStr | None = None
+    timeouts: Timeouts = field(default_factory=Timeouts)
+
+    def __repr__(self) -> str:  # never show the key, and only the host of the URL
+        return f"EndpointTarget({self.model_key!r}, {self.model_name!r}, host={url_host(self.api_base)!r})"
+
+
+class Provider(Protocol):
+    """One upstream endpoint (one api_base) of one model."""
+
+    def stream(
+        self,
+        messages: list[ChatMessage],
+        params: GenerationParams,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[StreamEvent]: ...

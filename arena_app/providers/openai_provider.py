@@ -1,0 +1,136 @@
+"""OpenAI chat completions (api.openai.com and any OpenAI-compatible server: vLLM, SGLang, TGI, llama.cpp,
+Ollama, our own worker) through the official openai SDK.
+
+Sends ``temperature``, ``top_p``, ``max_tokens``, ``stop`` and ``extra_body`` (FastChat drops top_p).
+``api_type`` "openai" streams (``stream_options.include_usage`` for the token count); "openai_no_stream"
+makes one plain request and yields the whole answer as one delta (for servers that cannot stream).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx2
+import openai
+
+from arena_app.providers import sockets
+from arena_app.providers.base import (
+    ChatMessage,
+    EndpointTarget,
+    GenerationParams,
+    StreamEvent,
+    TextDelta,
+    url_host,
+)
+from arena_app.providers.sdk_errors import translate
+from arena_app.providers.streaming import Finish, guarded_stream
+
+# The openai SDK refuses to start without a key; servers that need none (vLLM, Ollama) ignore this one.
+NO_KEY = "no-key-configured"
+
+
+class OpenAIProvider:
+    """One OpenAI-compatible endpoint (one api_base) of one model."""
+
+    def __init__(self, target: EndpointTarget, *, streaming: bool = True) -> None:
+        self.target = target
+        self.streaming = streaming
+        key = target.api_key.get_secret_value() if target.api_key is not None else ""
+        self._secrets = (key,) if key else ()
+        t = target.timeouts
+        http_client = openai.DefaultHttpxClient()
+        sockets.install(http_client)  # lets a cancel close a request that has no response yet
+        self._client = openai.OpenAI(
+            http_client=http_client,
+            api_key=key or NO_KEY,
+            base_url=target.api_base,
+            max_retries=0,  # the registry retries, and only before the first token
+            # read timeout = total: a backstop only; first-token and total deadlines are enforced by
+            # guarded_stream without waiting for a read to time out.
+            timeout=httpx2.Timeout(t.total_s, connect=t.connect_s),
+        )
+        self._where = f"{target.model_key} @ {url_host(target.api_base)}"
+        self._usage_option = True  # send stream_options.include_usage (dropped if the server refuses it)
+
+    def __repr__(self) -> str:
+        return f"OpenAIProvider({self._where!r})"
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _request(self, messages: list[ChatMessage], params: GenerationParams) -> dict[str, Any]:
+        req: dict[str, Any] = {
+            "model": self.target.model_name,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "max_tokens": params.max_new_tokens,
+        }
+        if params.stop:
+            req["stop"] = list(params.stop)
+        if params.extra_body:
+            req["extra_body"] = dict(params.extra_body)
+        return req
+
+    def stream(
+        self,
+        messages: list[ChatMessage],
+        params: GenerationParams,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[StreamEvent]:
+        req = self._request(messages, params)
+        events: Callable[[Any], Iterator[TextDelta | Finish]]
+        if self.streaming:
+            def open_stream() -> Any:
+                if self._usage_option:
+                    try:
+                        return self._client.chat.completions.create(
+                            **req, stream=True, stream_options={"include_usage": True}
+                        )
+                    except openai.BadRequestError as exc:
+                        if "stream_options" not in str(exc):
+                            raise
+                        # an older OpenAI-compatible server: stream without the usage report from now on
+                        self._usage_option = False
+                return self._client.chat.completions.create(**req, stream=True)
+            events = _stream_events
+        else:
+            def open_stream() -> Any:
+                return self._client.chat.completions.with_streaming_response.create(**req).__enter__()
+            events = _whole_answer
+
+        def translate_exc(exc: BaseException, started: bool) -> Any:
+            return translate(
+                exc, started, timeouts=self.target.timeouts, secrets=self._secrets, where=self._where
+            )
+
+        return guarded_stream(open_stream, events, translate_exc, self.target.timeouts, cancel)
+
+
+def _stream_events(stream: Any) -> Iterator[TextDelta | Finish]:
+    finish_reason: str | None = None
+    output_tokens: int | None = None
+    for chunk in stream:
+        usage = getattr(chunk, "usage", None)
+        if usage is not None and getattr(usage, "completion_tokens", None) is not None:
+            output_tokens = int(usage.completion_tokens)
+        for choice in chunk.choices or ():
+            text = getattr(choice.delta, "content", None) if choice.delta is not None else None
+            if text:
+                yield TextDelta(text)
+            if choice.finish_reason:
+                finish_reason = str(choice.finish_reason)
+    if finish_reason is None:
+        return  # no finish_reason: the stream broke off (guarded_stream reports the interruption)
+    yield Finish(finish_reason, output_tokens)
+
+
+def _whole_answer(response: Any) -> Iterator[TextDelta | Finish]:
+    completion = response.parse()
+    choice = completion.choices[0]
+    if choice.message.content:
+        yield TextDelta(choice.message.content)
+    usage = completion.usage
+    yield Finish(str(choice.finish_reason or "stop"), int(usage.completion_tokens) if usage else None)
