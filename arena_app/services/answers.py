@@ -1,0 +1,134 @@
+"""Shared helpers for storing answers and building provider messages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from arena_app.providers.base import ChatMessage
+from arena_app.services.streaming import SideOutcome
+from arena_app.storage import api
+from arena_app.storage.db import session_scope
+from arena_app.storage.records import StyleCounts
+
+log = logging.getLogger(__name__)
+
+
+def style_of(text: str, output_tokens: int | None) -> StyleCounts:
+    """Style features of an answer (leaderboard.style.count_style) plus its length in tokens.
+
+    The token count is the upstream's usage report when there is one, else a whitespace-word estimate
+    (partial answers cut by Stop or an error have no usage report).
+    """
+    from leaderboard.style import count_style  # lazy: keeps import time of the services low
+
+    counts = count_style(text)
+    tokens = output_tokens if output_tokens is not None else len(text.split())
+    return StyleCounts(
+        tokens=tokens,
+        headers=int(counts.headers),
+        lists=int(counts.lists),
+        bold=int(counts.bold),
+        has_code=bool(counts.has_code),
+    )
+
+
+def token_count(outcome: SideOutcome) -> int:
+    return outcome.output_tokens if outcome.output_tokens is not None else len(outcome.text.split())
+
+
+def answer_persister(
+    session_factory: sessionmaker[Session],
+    conversation_ids: Sequence[int],
+    replaces: Sequence[int | None],
+) -> Callable[[int, SideOutcome], int | None]:
+    """A ``persist(index, outcome) -> message id`` callback for :func:`streaming.stream_sides`."""
+
+    def persist(index: int, outcome: SideOutcome) -> int | None:
+        try:
+            style: StyleCounts | None = style_of(outcome.text, outcome.output_tokens)
+        except Exception:  # style counts are an extra; never lose the answer over them
+            log.exception("could not compute style counts; storing the answer without them")
+            style = None
+        with session_scope(session_factory) as s:
+            record = api.add_assistant_message(
+                s,
+                conversation_ids[index],
+                outcome.text,
+                created_at=outcome.created_at,
+                finished_at=outcome.finished_at,
+                ttft_s=outcome.ttft_s,
+                output_tokens=outcome.output_tokens,
+                finish_reason=outcome.finish_reason,
+                error=outcome.error,
+                style=style,
+                replaces_message_id=replaces[index],
+            )
+        return record.id
+
+    return persist
+
+
+def history_messages(turns: Sequence[tuple[str, str | None]], next_user: str | None) -> list[ChatMessage]:
+    """Provider messages for one side: past (user, answer) pairs, then ``next_user`` if given.
+
+    Pairs whose answer is None or empty (not answered, or stopped before the first token) contribute only
+    the user message; consecutive user messages are then joined, because some APIs (Anthropic) require
+    user and assistant turns to alternate and refuse empty assistant content.
+    """
+    messages: list[ChatMessage] = []
+
+    def add_user(text: str) -> None:
+        if messages and messages[-1].role == "user":
+            messages[-1] = ChatMessage(role="user", content=messages[-1].content + "\n\n" + text)
+        else:
+            messages.append(ChatMessage(role="user", content=text))
+
+    for user, answer in turns:
+        add_user(user)
+        if answer:
+            messages.append(ChatMessage(role="assistant", content=answer))
+    if next_user is not None:
+        add_user(next_user)
+    return messages
+
+
+def sentence(text: str) -> str:
+    """``text`` ending with sentence punctuation, so messages can be joined."""
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def check_input(text: str, max_chars: int, turns_done: int, max_turns: int) -> str:
+    """Validate a new user message; returns it stripped or raises :class:`InputRejected`."""
+    cleaned = (text or "").strip()
+    if not cleaned:
+        raise InputRejected("Type a message first.")
+    if len(cleaned) > max_chars:
+        raise InputRejected(
+            f"Your message is {len(cleaned):,} characters long; the limit is {max_chars:,}. "
+            "Please shorten it (nothing was sent)."
+        )
+    if turns_done >= max_turns:
+        raise InputRejected(
+            f"This conversation reached the limit of {max_turns} turns. Vote or start a new round."
+        )
+    return cleaned
+
+
+class ServiceError(Exception):
+    """A user-facing refusal; ``str(err)`` is shown as is."""
+
+
+class InputRejected(ServiceError):
+    pass
+
+
+class VoteRejected(ServiceError):
+    pass
+
+
+class NothingToDo(ServiceError):
+    pass

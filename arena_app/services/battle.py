@@ -1,0 +1,290 @@
+"""Battles: two models answer the same conversation side by side; the user votes once.
+
+Anonymous mode samples two different models by weight and hides their names until the vote; named mode
+(side-by-side) lets the user pick both. Every user message and every answer is stored as it completes.
+The per-user :class:`BattleState` lives in the UI's ``gr.State`` (server side); nothing here is global.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Iterator, Sequence
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from arena_app.providers.base import GenerationParams
+from arena_app.services.answers import (
+    InputRejected,
+    NothingToDo,
+    VoteRejected,
+    answer_persister,
+    check_input,
+    history_messages,
+    token_count,
+)
+from arena_app.services.battle_state import (
+    IDENTITY_LEAK,
+    LABELS,
+    OUTCOMES,
+    BattleState,
+    Side,
+    SideStats,
+)
+from arena_app.services.client_id import ClientIdentity
+from arena_app.services.identity import IdentityDetector
+from arena_app.services.sampling import ModelPicker
+from arena_app.services.streaming import SideJob, StreamingRegistry, stream_sides
+from arena_app.storage import api
+from arena_app.storage.db import session_scope
+from arena_app.storage.errors import DuplicateVoteError
+
+log = logging.getLogger(__name__)
+
+
+class BattleService:
+    def __init__(
+        self,
+        *,
+        registry: StreamingRegistry,
+        session_factory: sessionmaker[Session],
+        picker: ModelPicker,
+        detector: IdentityDetector,
+        max_turns: int,
+        max_input_chars: int,
+    ) -> None:
+        self._registry = registry
+        self._sf = session_factory
+        self._picker = picker
+        self._detector = detector
+        self.max_turns = max_turns
+        self.max_input_chars = max_input_chars
+        self._cancels: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ rounds
+
+    def new_state(self, mode: str = "anony") -> BattleState:
+        return BattleState(mode=mode)
+
+    def _start_battle(
+        self,
+        state: BattleState,
+        client: ClientIdentity,
+        models: Sequence[str] | None,
+        params: Sequence[GenerationParams] | None,
+    ) -> None:
+        if state.mode == "anony":
+            picked = self._picker.pick_pair()
+            names = [m.name for m in picked]
+            side_params = [self._picker.params_for(m) for m in picked]
+        else:
+            if not models or len(models) != 2 or not all(models):
+                raise InputRejected("Choose both models first.")
+            names = [self._picker.chat_model(m).name for m in models]
+            side_params = (
+                list(params)
+                if params
+                else [self._picker.params_for(self._picker.chat_model(n)) for n in names]
+            )
+        with session_scope(self._sf) as s:
+            record = api.create_battle(
+                s,
+                mode=state.mode,
+                model_a=names[0],
+                model_b=names[1],
+                session_id=client.session_id,
+                client_hash=client.client_hash,
+                params_a=_params_dict(side_params[0]),
+                params_b=_params_dict(side_params[1]),
+            )
+        state.battle_id = record.id
+        state.sides = [
+            Side(names[0], record.conversation_a_id, side_params[0]),
+            Side(names[1], record.conversation_b_id, side_params[1]),
+        ]
+
+    def send(
+        self,
+        state: BattleState,
+        text: str,
+        client: ClientIdentity,
+        *,
+        models: Sequence[str] | None = None,
+        params: Sequence[GenerationParams] | None = None,
+    ) -> Iterator[BattleState]:
+        """Add a user turn and stream both answers; yields the state after every batch of deltas."""
+        if state.voted:
+            raise InputRejected("This battle is over. Press “New round” to start another.")
+        if state.generating:
+            raise InputRejected("Wait for both answers (or press Stop) before sending another message.")
+        if state.side_failed():
+            raise InputRejected("The last answer failed: press Regenerate or start a new round.")
+        cleaned = check_input(text, self.max_input_chars, len(state.turns), self.max_turns)
+        if state.battle_id is None:
+            self._start_battle(state, client, models, params)
+        elif state.mode == "named" and params:
+            # named mode: the models are fixed for the battle, the parameters apply from this turn on
+            for side, p in zip(state.sides, params, strict=True):
+                side.params = p
+        assert state.battle_id is not None
+        with session_scope(self._sf) as s:
+            for side in state.sides:
+                api.add_user_message(s, side.conversation_id, cleaned)
+            api.set_battle_turns(s, state.battle_id, len(state.turns) + 1)
+        jobs = [
+            SideJob(LABELS[i], side.model, history_messages(self._pairs(state, i), cleaned), side.params)
+            for i, side in enumerate(state.sides)
+        ]
+        state.turns.append((cleaned, [None, None]))
+        yield from self._run(state, jobs, replaces=[None, None])
+
+    def regenerate(self, state: BattleState) -> Iterator[BattleState]:
+        """Re-ask both models for the last turn (recorded: old answers kept as superseded)."""
+        if state.battle_id is None or not state.turns:
+            raise NothingToDo("There is nothing to regenerate yet.")
+        if state.voted:
+            raise NothingToDo("This battle already has a vote; start a new round.")
+        if state.generating:
+            raise NothingToDo("Wait for both answers (or press Stop) first.")
+        user, _ = state.turns[-1]
+        jobs = [
+            SideJob(LABELS[i], side.model, history_messages(self._pairs(state, i)[:-1], user), side.params)
+            for i, side in enumerate(state.sides)
+        ]
+        replaces = [side.last.message_id if side.last else None for side in state.sides]
+        with session_scope(self._sf) as s:
+            api.mark_battle_regenerated(s, state.battle_id)
+        state.turns[-1] = (user, [None, None])
+        yield from self._run(state, jobs, replaces=replaces)
+
+    def stop(self, state: BattleState) -> bool:
+        """Cancel the running generation of this state; True if one was running."""
+        token = state.run_token
+        if token is None:
+            return False
+        with self._lock:
+            event = self._cancels.get(token)
+        if event is None:
+            return False
+        event.set()
+        return True
+
+    def _pairs(self, state: BattleState, side: int) -> list[tuple[str, str | None]]:
+        return [(user, answers[side]) for user, answers in state.turns]
+
+    def _run(
+        self, state: BattleState, jobs: list[SideJob], replaces: list[int | None]
+    ) -> Iterator[BattleState]:
+        token = secrets.token_hex(8)
+        cancel = threading.Event()
+        with self._lock:
+            self._cancels[token] = cancel
+        state.run_token = token
+        state.live = ["", ""]
+        for side in state.sides:
+            side.last = None
+        persist = answer_persister(self._sf, [s.conversation_id for s in state.sides], replaces)
+        try:
+            yield state
+            for snap in stream_sides(self._registry, jobs, cancel, persist):
+                state.live = list(snap.texts)
+                for i, outcome in enumerate(snap.outcomes):
+                    if outcome is not None and state.sides[i].last is None:
+                        if outcome.error and state.mode == "anony":
+                            # upstream error texts may name the model ("model x does not exist")
+                            outcome.error = self._detector.mask(outcome.error)
+                        state.sides[i].last = outcome
+                        state.turns[-1][1][i] = outcome.text
+                if snap.done:
+                    state.run_token = None
+                yield state
+        finally:
+            state.run_token = None
+            with self._lock:
+                self._cancels.pop(token, None)
+
+    # ------------------------------------------------------------------ voting
+
+    def vote(self, state: BattleState, choice: str, client: ClientIdentity) -> BattleState:
+        """Record the one vote of this battle. ``choice``: a | b | tie | bothbad."""
+        outcome = OUTCOMES.get(choice)
+        if outcome is None:
+            raise VoteRejected(f"Unknown vote {choice!r}.")
+        if state.battle_id is None:
+            raise VoteRejected("Send a message first: there is nothing to vote on yet.")
+        if state.voted:
+            raise VoteRejected("You already voted in this battle. Press “New round” to start another.")
+        if state.generating:
+            raise VoteRejected("Wait until both answers have finished before voting.")
+        failed = state.side_failed()
+        if failed:
+            raise VoteRejected(
+                " ".join(failed) + " This round cannot be voted: regenerate or start a new round."
+            )
+        if not state.can_vote:
+            raise VoteRejected("Both answers must finish before you can vote.")
+        answers = [a for _, pair in state.turns for a in pair if a]
+        leaks = self._detector.leaks(answers) if state.mode == "anony" else []
+        excluded = IDENTITY_LEAK if leaks else None
+        tags = self._tags(state)
+        try:
+            with session_scope(self._sf) as s:
+                api.record_vote(
+                    s,
+                    battle_id=state.battle_id,
+                    outcome=outcome,
+                    turn_count=len(state.turns),
+                    session_id=client.session_id,
+                    client_hash=client.client_hash,
+                    excluded_reason=excluded,
+                )
+                if tags:
+                    api.add_battle_tags(s, state.battle_id, tags)
+        except DuplicateVoteError as exc:
+            raise VoteRejected("This battle already has a vote; a battle takes exactly one.") from exc
+        state.outcome = outcome
+        state.excluded_reason = excluded
+        state.leaked_words = leaks
+        return state
+
+    def _tags(self, state: BattleState) -> list[str]:
+        """Category tags at vote time; a failure here must never cost the vote."""
+        try:
+            from leaderboard.categories import battle_categories
+            from leaderboard.style import count_style
+
+            answers = [a or "" for _, pair in state.turns for a in pair]
+            return list(
+                battle_categories(
+                    turn_count=len(state.turns),
+                    prompts=[user for user, _ in state.turns],
+                    answers=answers,
+                    has_code=any(count_style(a).has_code for a in answers),
+                )
+            )
+        except Exception:
+            log.exception("could not compute battle categories; storing the vote without tags")
+            return []
+
+    def reveal(self, state: BattleState) -> list[SideStats] | None:
+        """Model names and last-answer stats, only after the vote."""
+        if not state.voted:
+            return None
+        stats = []
+        for side in state.sides:
+            last = side.last
+            stats.append(
+                SideStats(
+                    model=side.model,
+                    ttft_s=last.ttft_s if last else None,
+                    duration_s=last.duration_s if last else 0.0,
+                    tokens=token_count(last) if last else 0,
+                )
+            )
+        return stats
+
+
+def _params_dict(params: GenerationParams) -> dict[str, object]:
+    return {"temperature": params.temperature, "top_p": params.top_p, "max_new_tokens": params.max_new_tokens}

@@ -1,0 +1,258 @@
+"""Readers of battles files, yielding column chunks (see :mod:`arena_app.services.battle_files`).
+
+CSV: our export's layout goes through the numpy block parser (:mod:`arena_app.services.csv_fast`), anything
+else through the csv module; JSON (a FastChat clean_battle array) through orjson when installed (a gradio
+dependency) else the stdlib; JSON Lines in chunks of lines parsed as one array.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import repeat
+from pathlib import Path
+from typing import Any
+
+from arena_app.services.csv_fast import Block, parse_block
+
+CHUNK_ROWS = 200_000
+FORMATS = ("csv", "json", "jsonl")
+
+
+class BattleFileError(ValueError):
+    """The file cannot be read as battles; the message says what to fix."""
+
+
+def detect_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".csv",):
+        return "csv"
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    if suffix == ".json":
+        with path.open("rb") as fh:
+            head = fh.read(4096).lstrip()
+        return "json" if head.startswith(b"[") else "jsonl"
+    raise BattleFileError(
+        f"cannot tell the format of {path.name}: use a .csv, .json or .jsonl file (or --format)"
+    )
+
+
+EXPORT_HEADER = (
+    "vote_id",
+    "battle_id",
+    "tstamp",
+    "mode",
+    "model_a",
+    "model_b",
+    "winner",
+    "turn",
+    "excluded_reason",
+)
+BLOCK_BYTES = 16 << 20
+
+
+def csv_chunks(path: Path, *, fast: bool, want_turn: bool = False) -> Iterator[dict[str, Any]]:
+    """Column chunks. On our export's layout the fast path parses 16 MB blocks with numpy
+    (:mod:`arena_app.services.csv_fast`) and yields ``{"_block": Block}``; other layouts, and blocks with
+    quoting, go through the csv module."""
+    with path.open("rb") as fh:
+        header_line = fh.readline().decode("utf-8-sig")
+        if not header_line.strip():
+            return
+        header = next(csv.reader([header_line]))
+        col = {name.strip(): i for i, name in enumerate(header)}
+        missing = [c for c in ("model_a", "model_b", "winner") if c not in col]
+        if missing:
+            raise BattleFileError(
+                f"{path.name}: CSV header lacks {', '.join(missing)} (expected our export's columns: "
+                "vote_id,battle_id,tstamp,mode,model_a,model_b,winner,turn,excluded_reason,judge,tags)"
+            )
+        width = len(header)
+        if not fast or tuple(h.strip() for h in header[: len(EXPORT_HEADER)]) != EXPORT_HEADER:
+            with path.open(newline="", encoding="utf-8-sig") as text:
+                text.readline()
+                yield from _csv_rows(path.name, csv.reader(text), col, width)
+            return
+        wanted = {"mode": 3, "model_a": 4, "model_b": 5, "winner": 6}
+        if want_turn:
+            wanted["turn"] = 7
+        # Blocks are parsed two at a time on worker threads (numpy releases the GIL) and used in order.
+        with ThreadPoolExecutor(2) as pool:
+            pending: deque[tuple[bytes, Future[Block | None]]] = deque()
+            for block in _line_blocks(fh):
+                pending.append(
+                    (block, pool.submit(parse_block, block, width, wanted, {"excluded_reason": 8}, 2))
+                )
+                if len(pending) >= 2:
+                    yield from _parsed(path.name, *pending.popleft(), col, width)
+            while pending:
+                yield from _parsed(path.name, *pending.popleft(), col, width)
+
+
+def _line_blocks(fh: Any) -> Iterator[bytes]:
+    """~BLOCK_BYTES pieces of a binary file, each ending at a newline (one is added at the very end)."""
+    rest = b""
+    while True:
+        data = fh.read(BLOCK_BYTES)
+        block = rest + data
+        if not data:
+            if block.strip():
+                yield block if block.endswith(b"\n") else block + b"\n"
+            return
+        cut = block.rfind(b"\n") + 1
+        block, rest = block[:cut], block[cut:]
+        if block:
+            yield block
+
+
+def _parsed(
+    name: str, block: bytes, future: Future[Block | None], col: dict[str, int], width: int
+) -> Iterator[dict[str, Any]]:
+    parsed = future.result()
+    if parsed is not None:
+        yield {"_block": parsed}
+    else:  # quoting, ragged lines or odd fields: the csv module decides
+        yield from _csv_rows(name, csv.reader(io.StringIO(block.decode("utf-8"), newline="")), col, width)
+
+
+def _csv_rows(
+    name: str, reader: Iterator[list[str]], col: dict[str, int], width: int
+) -> Iterator[dict[str, Any]]:
+    while True:
+        rows = list(itertools.islice(reader, CHUNK_ROWS))
+        if not rows:
+            return
+        if any(len(r) != width for r in rows):
+            bad = next(r for r in rows if len(r) != width)
+            raise BattleFileError(
+                f"{name}: a row has {len(bad)} fields, the header {width}: {','.join(bad)[:200]}"
+            )
+        cols = list(zip(*rows, strict=True))
+        del rows
+        yield {c: cols[i] for c, i in col.items()}
+
+
+_MISSING = object()
+
+
+def _object_columns(objs: list[Any], where: str) -> dict[str, Sequence[Any]]:
+    """Columns of a chunk of JSON objects; every per-object step is a C-level ``map``."""
+    if not all(map(isinstance, objs, repeat(dict))):
+        raise BattleFileError(f"{where}: every battle must be a JSON object with model_a, model_b, winner")
+    out: dict[str, Sequence[Any]] = {}
+    for k in ("model_a", "model_b", "winner"):
+        col = list(map(dict.get, objs, repeat(k), repeat(_MISSING)))
+        if _MISSING in col:
+            o = objs[col.index(_MISSING)]
+            lacking = ", ".join(r for r in ("model_a", "model_b", "winner") if r not in o)
+            raise BattleFileError(f"{where}: a battle lacks {lacking}: {json.dumps(o)[:200]}")
+        out[k] = col
+    for k in ("anony", "mode", "excluded_reason", "tstamp", "turn", "tags"):
+        if any(k in o for o in objs[:1000]):
+            out[k] = list(map(dict.get, objs, repeat(k)))
+    return out
+
+
+def _loads(text: str | bytes) -> Any:
+    try:
+        import orjson  # optional accelerator (a gradio dependency); stdlib json otherwise
+
+        return orjson.loads(text)
+    except ImportError:
+        return json.loads(text)
+
+
+JSON_BLOCK_BYTES = 32 << 20
+
+
+class NotFlatJSON(Exception):
+    """Streaming a JSON array failed part-way: read it again whole."""
+
+
+class _NotFlat(Exception):
+    """The array's objects nest (e.g. the conversation release): read the whole file instead."""
+
+
+def _flat_array_pieces(path: Path) -> Iterator[list[Any]]:
+    """Stream a JSON array of *flat* objects (FastChat clean_battle rows) in ~32 MB pieces: with no nested
+    objects every ``}`` ends a row, so each piece is cut after its last ``}`` and parsed as one array.
+    A cut inside an object leaves it unclosed, so the piece fails to parse; that, or nested objects in the
+    first rows, raises :class:`_NotFlat`."""
+    with path.open("rb") as fh:
+        rest = b""
+        first = True
+        while True:
+            data = fh.read(JSON_BLOCK_BYTES)
+            buf = rest + data
+            end = buf.rfind(b"}") + 1
+            piece, rest = (buf[:end], buf[end:]) if data else (buf, b"")
+            piece = piece.strip()
+            if first:
+                if not piece.startswith(b"["):
+                    raise _NotFlat
+                piece = piece[1:].lstrip()
+                first = False
+            piece = piece.lstrip(b",").strip()
+            if not data:
+                if not piece.endswith(b"]"):
+                    raise _NotFlat
+                piece = piece[:-1].rstrip()
+            if piece:
+                try:
+                    objs = _loads(b"[" + piece + b"]")
+                except ValueError:
+                    raise _NotFlat from None
+                if any(isinstance(v, dict) for o in objs[:100] if isinstance(o, dict) for v in o.values()):
+                    raise _NotFlat
+                yield objs
+            if not data:
+                return
+
+
+def json_chunks(path: Path, *, stream: bool = True) -> Iterator[dict[str, Sequence[Any]]]:
+    """A JSON array of battles. With ``stream`` flat rows come in pieces (bounded memory) and
+    :class:`NotFlatJSON` is raised, possibly after some chunks, when the file does not allow it: the caller
+    then starts over with ``stream=False``, which parses the whole file at once."""
+    if stream:
+        try:
+            for objs in _flat_array_pieces(path):
+                yield _object_columns(objs, path.name)
+        except _NotFlat:
+            raise NotFlatJSON(path.name) from None
+        return
+    try:
+        data = _loads(path.read_bytes())
+    except ValueError as exc:
+        raise BattleFileError(f"{path.name}: not valid JSON ({exc})") from exc
+    if not isinstance(data, list):
+        raise BattleFileError(f"{path.name}: expected a JSON array of battles (FastChat clean_battle format)")
+    for start in range(0, len(data), CHUNK_ROWS):
+        yield _object_columns(data[start : start + CHUNK_ROWS], path.name)
+
+
+def jsonl_chunks(path: Path) -> Iterator[dict[str, Sequence[Any]]]:
+    with path.open("rb") as fh:
+        line_no = 0
+        while True:
+            lines = [ln for ln in itertools.islice(fh, CHUNK_ROWS) if ln.strip()]
+            if not lines:
+                return
+            try:
+                objs = _loads(b"[" + b",".join(lines) + b"]")
+            except ValueError:
+                objs = []
+                for i, ln in enumerate(lines):
+                    try:
+                        objs.append(_loads(ln))
+                    except ValueError as exc:
+                        raise BattleFileError(
+                            f"{path.name}: line {line_no + i + 1} is not JSON ({exc})"
+                        ) from exc
+            line_no += len(lines)
+            yield _object_columns(objs, path.name)

@@ -1,0 +1,84 @@
+"""Per-user battle state (kept in the UI's ``gr.State``, server side; never sent to the browser)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from arena_app.providers.base import GenerationParams
+from arena_app.services.answers import sentence
+from arena_app.services.streaming import SideOutcome
+
+LABELS = ("Model A", "Model B")
+OUTCOMES = {"a": "model_a", "b": "model_b", "tie": "tie", "bothbad": "tie (bothbad)"}
+IDENTITY_LEAK = "identity_leak"
+
+
+@dataclass
+class Side:
+    model: str
+    conversation_id: int
+    params: GenerationParams
+    last: SideOutcome | None = None  # outcome of the latest answer
+
+
+@dataclass
+class BattleState:
+    """One user's current battle. Kept server side; never sent to the browser."""
+
+    mode: str = "anony"  # anony | named
+    battle_id: int | None = None
+    sides: list[Side] = field(default_factory=list)
+    # (user text, [answer of side A, answer of side B]); answers None while not finished
+    turns: list[tuple[str, list[str | None]]] = field(default_factory=list)
+    run_token: str | None = None  # set while a generation runs (Stop looks the cancel event up by it)
+    live: list[str] = field(default_factory=lambda: ["", ""])  # text streamed so far in the running turn
+    outcome: str | None = None  # the vote, once cast
+    excluded_reason: str | None = None
+    leaked_words: list[str] = field(default_factory=list)
+
+    @property
+    def generating(self) -> bool:
+        return self.run_token is not None
+
+    @property
+    def voted(self) -> bool:
+        return self.outcome is not None
+
+    def side_failed(self) -> list[str]:
+        """One sentence per failed side of the last turn ("Model B did not answer within 60 s.")."""
+        return [sentence(m) for m in self._failures()]
+
+    def _failures(self) -> list[str]:
+        return [
+            s.last.error or f"{LABELS[i]} failed."
+            for i, s in enumerate(self.sides)
+            if s.last and not s.last.ok
+        ]
+
+    @property
+    def can_vote(self) -> bool:
+        return (
+            self.battle_id is not None
+            and not self.voted
+            and not self.generating
+            and bool(self.turns)
+            and all(s.last is not None and s.last.ok for s in self.sides)
+        )
+
+    def transcript(self, side: int) -> list[tuple[str, str | None]]:
+        """(user, answer) pairs for one side, including the running turn's partial text."""
+        pairs: list[tuple[str, str | None]] = []
+        for n, (user, answers) in enumerate(self.turns):
+            answer = answers[side]
+            if answer is None and n == len(self.turns) - 1 and self.generating:
+                answer = self.live[side]
+            pairs.append((user, answer))
+        return pairs
+
+
+@dataclass(frozen=True)
+class SideStats:
+    model: str
+    ttft_s: float | None
+    duration_s: float
+    tokens: int

@@ -1,0 +1,182 @@
+"""Direct chat: one chosen model, adjustable parameters, streaming, stop, regenerate, clear, feedback.
+
+Every user message and answer is stored as it completes (partial answers too, marked ``stopped`` or
+``error``). Feedback (upvote / downvote / flag) applies to the latest stored answer.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from arena_app.providers.base import GenerationParams
+from arena_app.services.answers import (
+    InputRejected,
+    NothingToDo,
+    answer_persister,
+    check_input,
+    history_messages,
+)
+from arena_app.services.client_id import ClientIdentity
+from arena_app.services.sampling import ModelPicker
+from arena_app.services.streaming import SideJob, SideOutcome, StreamingRegistry, stream_sides
+from arena_app.storage import api
+from arena_app.storage.db import session_scope
+
+FEEDBACK_KINDS = ("upvote", "downvote", "flag")
+
+
+@dataclass
+class ChatState:
+    model: str | None = None
+    conversation_id: int | None = None
+    params: GenerationParams | None = None
+    turns: list[tuple[str, str | None]] = field(default_factory=list)
+    last: SideOutcome | None = None
+    run_token: str | None = None
+    live: str = ""
+    feedback: list[str] = field(default_factory=list)  # kinds given to the current last answer
+
+    @property
+    def generating(self) -> bool:
+        return self.run_token is not None
+
+    def transcript(self) -> list[tuple[str, str | None]]:
+        pairs = list(self.turns)
+        if pairs and pairs[-1][1] is None and self.generating:
+            pairs[-1] = (pairs[-1][0], self.live)
+        return pairs
+
+
+class ChatService:
+    def __init__(
+        self,
+        *,
+        registry: StreamingRegistry,
+        session_factory: sessionmaker[Session],
+        picker: ModelPicker,
+        max_turns: int,
+        max_input_chars: int,
+    ) -> None:
+        self._registry = registry
+        self._sf = session_factory
+        self._picker = picker
+        self.max_turns = max_turns
+        self.max_input_chars = max_input_chars
+        self._cancels: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def new_state(self) -> ChatState:
+        return ChatState()
+
+    def send(
+        self, state: ChatState, text: str, model: str, params: GenerationParams, client: ClientIdentity
+    ) -> Iterator[ChatState]:
+        if state.generating:
+            raise InputRejected("Wait for the answer (or press Stop) before sending another message.")
+        if state.turns and model != state.model:
+            raise InputRejected("You switched models: press Clear to start a new conversation.")
+        if state.last is not None and not state.last.ok:
+            raise InputRejected("The last answer failed: press Regenerate or Clear.")
+        cleaned = check_input(text, self.max_input_chars, len(state.turns), self.max_turns)
+        info = self._picker.chat_model(model)
+        conversation_id = state.conversation_id
+        with session_scope(self._sf) as s:
+            if conversation_id is None:
+                record = api.create_conversation(
+                    s,
+                    mode="direct",
+                    model_name=info.name,
+                    session_id=client.session_id,
+                    client_hash=client.client_hash,
+                    params={
+                        "temperature": params.temperature,
+                        "top_p": params.top_p,
+                        "max_new_tokens": params.max_new_tokens,
+                    },
+                )
+                conversation_id = record.id
+            api.add_user_message(s, conversation_id, cleaned)
+        # only after the commit: a rolled-back conversation's id must not stick to the state (SQLite
+        # would hand it to the next conversation created, maybe another user's)
+        state.conversation_id, state.model = conversation_id, info.name
+        state.params = params
+        job = SideJob("The model", info.name, history_messages(state.turns, cleaned), params)
+        state.turns.append((cleaned, None))
+        yield from self._run(state, job, replaces=None)
+
+    def regenerate(self, state: ChatState) -> Iterator[ChatState]:
+        if not state.turns or state.conversation_id is None or state.model is None:
+            raise NothingToDo("There is nothing to regenerate yet.")
+        if state.generating:
+            raise NothingToDo("Wait for the answer (or press Stop) first.")
+        user = state.turns[-1][0]
+        job = SideJob(
+            "The model",
+            state.model,
+            history_messages(state.turns[:-1], user),
+            state.params or GenerationParams(),
+        )
+        replaces = state.last.message_id if state.last else None
+        state.turns[-1] = (user, None)
+        yield from self._run(state, job, replaces=replaces)
+
+    def stop(self, state: ChatState) -> bool:
+        with self._lock:
+            event = self._cancels.get(state.run_token or "")
+        if event is None:
+            return False
+        event.set()
+        return True
+
+    def _run(self, state: ChatState, job: SideJob, replaces: int | None) -> Iterator[ChatState]:
+        assert state.conversation_id is not None
+        token = secrets.token_hex(8)
+        cancel = threading.Event()
+        with self._lock:
+            self._cancels[token] = cancel
+        state.run_token, state.live, state.last, state.feedback = token, "", None, []
+        persist = answer_persister(self._sf, [state.conversation_id], [replaces])
+        try:
+            yield state
+            for snap in stream_sides(self._registry, [job], cancel, persist):
+                state.live = snap.texts[0]
+                outcome = snap.outcomes[0]
+                if outcome is not None:
+                    state.last = outcome
+                    state.turns[-1] = (state.turns[-1][0], outcome.text)
+                    state.run_token = None
+                yield state
+        finally:
+            state.run_token = None
+            with self._lock:
+                self._cancels.pop(token, None)
+
+    def feedback(self, state: ChatState, kind: str, client: ClientIdentity) -> str:
+        """Store feedback on the latest answer; returns a confirmation sentence."""
+        if kind not in FEEDBACK_KINDS:
+            raise InputRejected(f"Unknown feedback {kind!r}.")
+        if state.generating:
+            raise NothingToDo("Wait for the answer to finish first.")
+        if state.last is None or state.last.message_id is None:
+            raise NothingToDo("There is no answer to give feedback on yet.")
+        if kind in state.feedback:
+            raise NothingToDo(f"You already sent “{kind}” for this answer.")
+        with session_scope(self._sf) as s:
+            api.record_feedback(
+                s,
+                message_id=state.last.message_id,
+                kind=kind,
+                session_id=client.session_id,
+                client_hash=client.client_hash,
+            )
+        state.feedback.append(kind)
+        return {
+            "upvote": "Thanks, upvote recorded.",
+            "downvote": "Thanks, downvote recorded.",
+            "flag": "Thanks, the answer was flagged for review.",
+        }[kind]

@@ -1,0 +1,88 @@
+"""Choosing models: the anonymous pair by endpoint weight, and validated picks for named modes."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from typing import Any, Protocol
+
+import numpy as np
+
+from arena_app.providers.base import GenerationParams
+from arena_app.services.answers import InputRejected
+
+
+class ModelLike(Protocol):
+    name: str
+    weight: float
+
+
+class ModelSource(Protocol):
+    def battle_models(self) -> list[Any]: ...
+    def chat_models(self) -> list[Any]: ...
+    def get(self, name: str) -> Any: ...
+
+
+class NoModelsAvailable(InputRejected):
+    pass
+
+
+def sample_pair(models: list[Any], rng: np.random.Generator) -> tuple[Any, Any]:
+    """Two different models, each drawn with probability proportional to its weight; sides at random.
+
+    The first draw is by weight, the second by weight among the rest; the order is then shuffled so that
+    neither side is biased towards heavier models.
+    """
+    pool = [m for m in models if float(getattr(m, "weight", 1.0)) > 0]
+    if len(pool) < 2:
+        raise NoModelsAvailable(
+            "Fewer than two models are available for battles right now; please try again later."
+        )
+    weights = np.array([float(getattr(m, "weight", 1.0)) for m in pool])
+    first = int(rng.choice(len(pool), p=weights / weights.sum()))
+    rest = [i for i in range(len(pool)) if i != first]
+    rest_w = weights[rest]
+    second = rest[int(rng.choice(len(rest), p=rest_w / rest_w.sum()))]
+    pair = (pool[first], pool[second])
+    return pair if rng.random() < 0.5 else (pair[1], pair[0])
+
+
+class ModelPicker:
+    """Registry access for the services. ``rng`` is shared, so draws are serialised by a lock."""
+
+    def __init__(self, registry: ModelSource, rng: np.random.Generator, max_new_tokens: int) -> None:
+        self._registry = registry
+        self._rng = rng
+        self._lock = threading.Lock()
+        self._max_new_tokens = max_new_tokens
+
+    def pick_pair(self) -> tuple[Any, Any]:
+        models = list(self._registry.battle_models())
+        with self._lock:
+            return sample_pair(models, self._rng)
+
+    def chat_names(self) -> list[str]:
+        return [m.name for m in self._registry.chat_models()]
+
+    def chat_model(self, name: str) -> Any:
+        for model in self._registry.chat_models():
+            if model.name == name:
+                return model
+        raise InputRejected(f"Model {name!r} is not available; pick one from the list.")
+
+    def params_for(self, model: Any) -> GenerationParams:
+        """The model's recommended parameters from the endpoint file, else defaults."""
+        params = getattr(model, "params", None) or getattr(model, "recommended", None)
+        if isinstance(params, GenerationParams):
+            return params
+        return GenerationParams(max_new_tokens=self._max_new_tokens)
+
+    def user_params(self, temperature: float, top_p: float, max_new_tokens: int) -> GenerationParams:
+        """Parameters chosen in the UI, clamped to sane ranges (the sliders already enforce them)."""
+        base = GenerationParams(max_new_tokens=self._max_new_tokens)
+        return replace(
+            base,
+            temperature=min(max(float(temperature), 0.0), 2.0),
+            top_p=min(max(float(top_p), 0.0), 1.0),
+            max_new_tokens=min(max(int(max_new_tokens), 1), self._max_new_tokens * 4),
+        )
