@@ -1,0 +1,221 @@
+"""Layout and handlers shared by the anonymous battle tab and the named side-by-side tab."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from arena_app.services.answers import ServiceError
+from arena_app.services.app_services import AppServices
+from arena_app.services.battle import BattleService
+from arena_app.services.battle_state import LABELS, BattleState
+from arena_app.services.client_id import ClientIdentity
+from arena_app.storage.errors import StorageError
+from arena_app.ui.common import CHATBOT_KWARGS, button, chatbot_value
+from arena_app.ui.rendering import inline_code
+
+VOTES = (("a", "👈 A is better"), ("b", "👉 B is better"), ("tie", "🤝 Tie"), ("bothbad", "👎 Both are bad"))
+DB_DOWN = "The database is not available right now; nothing was saved. Please try again shortly."
+
+
+@dataclass
+class BattlePanel:
+    prefix: str
+    state: gr.State
+    chat_a: gr.Chatbot
+    chat_b: gr.Chatbot
+    input: gr.Textbox
+    send: gr.Button
+    stop: gr.Button
+    regenerate: gr.Button
+    new_round: gr.Button
+    votes: dict[str, gr.Button]
+    reveal: gr.Markdown
+    status: gr.Markdown
+
+    def outputs(self) -> list[Any]:
+        return [
+            self.state, self.input, self.chat_a, self.chat_b, self.status, self.reveal,
+            self.send, self.stop, self.regenerate, *self.votes.values(),
+        ]  # fmt: skip
+
+
+def build_panel(prefix: str, intro: str) -> BattlePanel:
+    """Create the components (call inside a gr.Tab). elem_ids are documented in docs/ui.md."""
+    state = gr.State(None)
+    gr.Markdown(intro)
+    with gr.Row():
+        chat_a = gr.Chatbot(label=LABELS[0], elem_id=f"{prefix}-chatbot-a", **CHATBOT_KWARGS)
+        chat_b = gr.Chatbot(label=LABELS[1], elem_id=f"{prefix}-chatbot-b", **CHATBOT_KWARGS)
+    status = gr.Markdown("", elem_id=f"{prefix}-status")
+    with gr.Row():
+        votes = {
+            key: gr.Button(text, elem_id=f"{prefix}-vote-{key}", interactive=False) for key, text in VOTES
+        }
+    reveal = gr.Markdown("", elem_id=f"{prefix}-reveal")
+    with gr.Row():
+        text = gr.Textbox(
+            show_label=False,
+            placeholder="Type your message and press Enter",
+            elem_id=f"{prefix}-input",
+            scale=6,
+            lines=1,
+            max_lines=8,
+        )
+        send = gr.Button("Send", variant="primary", elem_id=f"{prefix}-send", scale=1)
+    with gr.Row():
+        stop = gr.Button("⏹ Stop", elem_id=f"{prefix}-stop", interactive=False)
+        regenerate = gr.Button("🔄 Regenerate", elem_id=f"{prefix}-regenerate", interactive=False)
+        new_round = gr.Button("🎲 New round", elem_id=f"{prefix}-new-round")
+    return BattlePanel(
+        prefix, state, chat_a, chat_b, text, send, stop, regenerate, new_round, votes, reveal, status
+    )
+
+
+def status_text(state: BattleState) -> str:
+    if state.voted:
+        text = "✅ Thanks, your vote was recorded."
+        if state.excluded_reason == "identity_leak":
+            text += (
+                " ⚠️ Your vote will not count: an answer revealed a model's identity"
+                " (it mentioned a model or organization name)."
+            )
+        return text + " Press “New round” to battle again."
+    if state.generating:
+        return "⏳ Generating…"
+    failed = state.side_failed()
+    if failed:
+        return (
+            "❌ " + " ".join(failed) + " This round cannot be voted: press Regenerate or start a new round."
+        )
+    if not state.turns:
+        return ""
+    if any(s.last is not None and s.last.finish_reason == "stopped" for s in state.sides):
+        return "⏹ Stopped. You can vote on what you see, regenerate, or keep chatting."
+    return "Both answers are in. Vote, or keep chatting (the vote covers the whole conversation)."
+
+
+def reveal_text(service: BattleService, state: BattleState) -> str:
+    stats = service.reveal(state)
+    if not stats:
+        return ""
+    lines = []
+    for label, s in zip(LABELS, stats, strict=True):
+        ttft = f"{s.ttft_s:.2f} s" if s.ttft_s is not None else "n/a"
+        lines.append(
+            f"**{label}:** {inline_code(s.model)} — time to first token {ttft} · "
+            f"duration {s.duration_s:.2f} s · {s.tokens} tokens"
+        )
+    return "\n\n".join(lines)
+
+
+def _side_note(state: BattleState, side: int) -> str | None:
+    last = state.sides[side].last if side < len(state.sides) else None
+    if last is None:
+        return None
+    if last.finish_reason == "error":
+        return f"⚠️ {last.error or 'This answer failed.'}"
+    if last.finish_reason == "stopped":
+        return "(stopped)"
+    return None
+
+
+def render(
+    service: BattleService, state: BattleState, notice: str | None = None, input_value: Any = None
+) -> tuple[Any, ...]:
+    """All panel outputs for ``state`` (see BattlePanel.outputs)."""
+    can_vote = state.can_vote
+    has_battle = state.battle_id is not None and bool(state.turns)
+    return (
+        state,
+        gr.update(interactive=not state.voted)
+        if input_value is None
+        else gr.update(value=input_value, interactive=not state.voted),
+        chatbot_value(state.transcript(0), _side_note(state, 0), state.generating),
+        chatbot_value(state.transcript(1), _side_note(state, 1), state.generating),
+        notice if notice is not None else status_text(state),
+        reveal_text(service, state),
+        button(not state.voted and not state.generating and not state.side_failed()),
+        button(state.generating),
+        button(has_battle and not state.voted and not state.generating),
+        *[button(can_vote) for _ in VOTES],
+    )
+
+
+def stream_updates(
+    service: BattleService, state: BattleState, run: Callable[[], Iterator[BattleState]], keep_text: str
+) -> Iterator[tuple[Any, ...]]:
+    """Drive a service generator, turning refusals into a status message that changes nothing."""
+    first = True
+    try:
+        for current in run():
+            yield render(service, current, input_value="" if first else None)
+            first = False
+    except ServiceError as exc:
+        yield render(service, state, notice=f"⚠️ {exc}", input_value=keep_text if first else None)
+    except StorageError:
+        yield render(service, state, notice=f"⚠️ {DB_DOWN}", input_value=keep_text if first else None)
+
+
+def vote_handler(
+    services: AppServices,
+    service: BattleService,
+    choice: str,
+    identify: Callable[[gr.Request], ClientIdentity],
+) -> Callable[..., tuple[Any, ...]]:
+    def vote(state: BattleState | None, request: gr.Request) -> tuple[Any, ...]:
+        state = state or service.new_state()
+        try:
+            service.vote(state, choice, identify(request))
+        except ServiceError as exc:
+            return render(service, state, notice=f"⚠️ {exc}")
+        except StorageError:
+            return render(service, state, notice=f"⚠️ {DB_DOWN}")
+        return render(service, state)
+
+    vote.__name__ = f"vote_{choice}"
+    return vote
+
+
+def wire_common(panel: BattlePanel, services: AppServices, service: BattleService, mode: str) -> None:
+    """Events that are the same in both modes: stop, regenerate, new round, the four votes."""
+    from arena_app.ui.common import identify
+
+    prefix = panel.prefix
+    outputs = panel.outputs()
+
+    def stop(state: BattleState | None) -> str:
+        if state is not None and service.stop(state):
+            return "⏹ Stopping…"
+        return "Nothing is running."
+
+    def regenerate(state: BattleState | None) -> Iterator[tuple[Any, ...]]:
+        state = state or service.new_state(mode)
+        yield from stream_updates(service, state, lambda: service.regenerate(state), "")
+
+    def new_round(state: BattleState | None) -> tuple[Any, ...]:
+        if state is not None:
+            service.stop(state)
+        fresh = service.new_state(mode)
+        return render(service, fresh, input_value="")
+
+    panel.stop.click(stop, [panel.state], [panel.status], api_name=f"{prefix}_stop", concurrency_limit=None)
+    panel.regenerate.click(
+        regenerate, [panel.state], outputs, api_name=f"{prefix}_regenerate", show_progress="hidden"
+    )
+    panel.new_round.click(new_round, [panel.state], outputs, api_name=f"{prefix}_new_round")
+    # The chatbots' own trash icon clears the browser copy only; treat it as "New round" so the
+    # server-side state never disagrees with what the user sees.
+    for chatbot in (panel.chat_a, panel.chat_b):
+        chatbot.clear(new_round, [panel.state], outputs, api_visibility="private")
+    for key, btn in panel.votes.items():
+        btn.click(
+            vote_handler(services, service, key, lambda r: identify(services, r)),
+            [panel.state],
+            outputs,
+            api_name=f"{prefix}_vote_{key}",
+            concurrency_limit=None,
+        )

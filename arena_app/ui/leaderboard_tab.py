@@ -1,0 +1,131 @@
+"""Leaderboard: the latest stored snapshot (never fits on page load), table + four charts."""
+
+from __future__ import annotations
+
+import html
+import logging
+from datetime import datetime
+from typing import Any
+
+import gradio as gr
+
+from arena_app.services.app_services import AppServices
+
+log = logging.getLogger(__name__)
+
+# figure key in LeaderboardView.figures -> elem_id of its gr.Plot
+PLOTS = {
+    "ratings": ("lb-plot-ci", "Ratings with 95% confidence intervals"),
+    "win_fraction": ("lb-plot-winrate", "Fraction of model A wins, per pair"),
+    "battle_count": ("lb-plot-battle-count", "Battle count per pair"),
+    "average_win_rate": ("lb-plot-avg-winrate", "Average win rate against all other models"),
+}
+COLUMNS = ("Rank (UB)", "Model", "Arena score", "95% CI", "Votes", "Online Elo", "Organization", "License")
+
+
+def _cell(text: str) -> str:
+    return f"<td>{html.escape(text)}</td>"
+
+
+def _model_cell(
+    services: AppServices, name: str, preliminary: bool, unrankable: bool
+) -> tuple[str, str, str]:
+    """(html cell, organization, license) for a model, using the endpoint file's metadata if present."""
+    org = lic = link = ""
+    try:
+        info = services.registry.get(name)
+        org, lic, link = (getattr(info, k, "") or "" for k in ("organization", "license", "link"))
+    except Exception:  # the model may have left the endpoint file since the snapshot
+        pass
+    label = html.escape(name)
+    if link.startswith(("http://", "https://")):
+        label = (
+            f'<a href="{html.escape(link, quote=True)}" target="_blank" rel="noopener noreferrer">{label}</a>'
+        )
+    if preliminary:
+        label += ' <span class="lb-preliminary" title="fewer votes than the minimum">(preliminary)</span>'
+    if unrankable:
+        label += (
+            ' <span class="lb-preliminary" title="the votes cannot place this model yet">(unrankable)</span>'
+        )
+    return f"<td>{label}</td>", org, lic
+
+
+def table_html(services: AppServices, view: Any) -> str:
+    if not view.rows:
+        return f"<p>{html.escape(view.message or 'No leaderboard yet.')}</p>"
+    head = "".join(f"<th>{c}</th>" for c in COLUMNS)
+    body = []
+    for row in view.rows:
+        model_cell, org, lic = _model_cell(services, row.model, row.preliminary, row.unrankable)
+        ci = f"+{row.upper - row.rating:.0f} / -{row.rating - row.lower:.0f}"
+        cls = ' class="lb-preliminary-row"' if row.preliminary else ""
+        body.append(
+            f"<tr{cls}>"
+            + _cell(str(row.rank_ub))
+            + model_cell
+            + _cell(f"{row.rating:.0f}")
+            + _cell(ci)
+            + _cell(str(row.votes))
+            + _cell(f"{row.online_elo:.0f}")
+            + _cell(org or "—")
+            + _cell(lic or "—")
+            + "</tr>"
+        )
+    return f'<table class="lb-table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def summary_md(view: Any) -> str:
+    if view.created_at is None:
+        return view.message or "No leaderboard snapshot yet."
+    updated = view.created_at.strftime("%Y-%m-%d %H:%M UTC") if isinstance(view.created_at, datetime) else "?"
+    kind = "style-controlled" if view.style_control else "raw"
+    text = f"**Total votes:** {view.total_votes:,} · **Models:** {view.total_models}"
+    text += f" · **Last updated:** {updated}"
+    text += f" · ratings: {kind}, category `{html.escape(view.category)}`"
+    if view.message:
+        text += f"\n\n{html.escape(view.message)}"
+    return text
+
+
+def build_leaderboard_tab(services: AppServices) -> tuple[Any, list[Any], list[Any]]:
+    """Returns (load function, inputs, outputs) so app.py can fill the tab on page load."""
+    gr.Markdown("### 🏆 Leaderboard\nBradley-Terry ratings from anonymous battles (see the About tab).")
+    with gr.Row():
+        style_checkbox = gr.Checkbox(False, label="Style control", elem_id="lb-style-control")
+        category_dropdown = gr.Dropdown(
+            ["overall"], value="overall", label="Category", elem_id="lb-category", allow_custom_value=True
+        )
+        refresh = gr.Button("🔄 Refresh", elem_id="lb-refresh")
+    summary = gr.Markdown("", elem_id="lb-summary")
+    table = gr.HTML("", elem_id="lb-table")
+    plots = []
+    for _key, (elem_id, label) in PLOTS.items():
+        plots.append(gr.Plot(label=label, elem_id=elem_id))
+
+    def view_fn(style_control: bool, category: str) -> tuple[Any, ...]:
+        try:
+            view = services.leaderboard_view(
+                category=category or "overall", style_control=bool(style_control)
+            )
+        except ValueError as exc:  # an invalid category name: say what a valid one looks like
+            msg = html.escape(str(exc))
+            return (msg, f"<p>{msg}</p>", gr.update(), *[None for _ in PLOTS])
+        except Exception:
+            log.exception("cannot read the leaderboard snapshot")
+            msg = "The leaderboard could not be loaded (the database may be unavailable)."
+            return (msg, f"<p>{msg}</p>", gr.update(), *[None for _ in PLOTS])
+        choices = list(view.categories) or ["overall"]
+        return (
+            summary_md(view),
+            table_html(services, view),
+            gr.update(choices=choices, value=view.category),
+            *[view.figures.get(key) for key in PLOTS],
+        )
+
+    inputs = [style_checkbox, category_dropdown]
+    outputs = [summary, table, category_dropdown, *plots]
+    refresh.click(view_fn, inputs, outputs, api_name="leaderboard_view")
+    style_checkbox.change(view_fn, inputs, outputs, api_visibility="private")
+    category_dropdown.input(view_fn, inputs, outputs, api_visibility="private")
+    return view_fn, inputs, outputs

@@ -1,0 +1,130 @@
+"""``arena serve`` pieces: database preparation and endpoint loading (the launch itself is exercised by
+the end-to-end tests)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from arena_app.cli.main import build_parser
+from arena_app.cli.serve import endpoint_mapping, prepare_database
+from arena_app.settings import load_settings
+from arena_app.storage.migrate import current, head_revision
+
+
+def test_sqlite_default_is_migrated_automatically(empty_sqlite_url: str) -> None:
+    assert current(empty_sqlite_url) is None
+    prepare_database(empty_sqlite_url)
+    assert current(empty_sqlite_url) == head_revision()
+    prepare_database(empty_sqlite_url)  # idempotent
+
+
+@pytest.mark.postgres
+def test_postgres_behind_is_refused_with_the_fix(empty_postgres_url: str) -> None:
+    with pytest.raises(RuntimeError, match="arena db upgrade"):
+        prepare_database(empty_postgres_url)
+    assert current(empty_postgres_url) is None  # untouched
+
+
+@pytest.mark.postgres
+def test_postgres_at_head_is_accepted(postgres_url: str) -> None:
+    prepare_database(postgres_url)
+
+
+def test_entries_with_missing_key_env_are_skipped_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "endpoints.json"
+    entry = {"api_type": "openai", "api_base": "http://127.0.0.1:9/v1"}
+    path.write_text(
+        json.dumps(
+            {
+                "keyed": {**entry, "api_key_env": "ARENA_TEST_PRESENT_KEY"},
+                "missing": {**entry, "api_key_env": "ARENA_TEST_ABSENT_KEY"},
+                "local": entry,
+            }
+        )
+    )
+    monkeypatch.setenv("ARENA_TEST_PRESENT_KEY", "sk-x")
+    monkeypatch.delenv("ARENA_TEST_ABSENT_KEY", raising=False)
+    mapping = endpoint_mapping(load_settings(endpoints_file=path))
+    assert set(mapping) == {"keyed", "local"}
+    err = capsys.readouterr().err
+    assert "missing" in err and "ARENA_TEST_ABSENT_KEY" in err and "sk-x" not in err
+
+
+def test_endpoint_file_errors_are_specific(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="does not exist"):
+        endpoint_mapping(load_settings(endpoints_file=tmp_path / "nope.json"))
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(RuntimeError, match="not valid JSON"):
+        endpoint_mapping(load_settings(endpoints_file=bad))
+
+
+def test_endpoints_alias_flag() -> None:
+    args = build_parser().parse_args(["serve", "--endpoints", "x.json", "--port", "8001"])
+    assert args.setting_endpoints_file == "x.json" and args.setting_port == 8001
+    assert args.func.__module__ == "arena_app.cli.serve"
+
+
+def test_recompute_every_stores_snapshots_in_the_background(sqlite_url: str) -> None:
+    import threading
+    from datetime import UTC, datetime
+
+    from arena_app.cli.serve import _recompute_loop
+    from arena_app.providers.registry import ModelRegistry
+    from arena_app.services.app_services import create_services
+    from arena_app.storage import api
+    from arena_app.storage.db import session_scope
+
+    entry = {"api_type": "openai", "api_base": "http://127.0.0.1:9/v1", "api_key": "k"}
+    registry = ModelRegistry.from_mapping({"m1": entry, "m2": entry})
+    services = create_services(load_settings(database_url=sqlite_url, client_id_salt="s"), registry)
+    assert services.leaderboard_view().created_at is None
+    with session_scope(services.session_factory) as s:
+        for i in range(6):
+            b = api.create_battle(
+                s, mode="anony", model_a="m1", model_b="m2", session_id="x", client_hash="h"
+            )
+            for conv in (b.conversation_a_id, b.conversation_b_id):
+                api.add_user_message(s, conv, "q")
+                now = datetime.now(UTC)
+                api.add_assistant_message(
+                    s,
+                    conv,
+                    "a",
+                    created_at=now,
+                    finished_at=now,
+                    ttft_s=0.1,
+                    output_tokens=3,
+                    finish_reason="stop",
+                )
+            api.record_vote(
+                s,
+                battle_id=b.id,
+                outcome="model_a" if i % 3 else "tie",
+                turn_count=1,
+                session_id="x",
+                client_hash="h",
+            )
+    stop = threading.Event()
+    thread = threading.Thread(target=_recompute_loop, args=(services, 0.2, stop), daemon=True)
+    thread.start()
+    try:
+        deadline = 60.0
+        import time
+
+        start = time.monotonic()
+        while services.leaderboard_view().created_at is None and time.monotonic() - start < deadline:
+            time.sleep(0.2)
+        view = services.leaderboard_view()
+        assert view.created_at is not None and view.total_votes == 6
+        assert [r.model for r in view.rows][0] == "m1"
+    finally:
+        stop.set()
+        thread.join(30)
+        services.close()
+    assert not thread.is_alive()
