@@ -56,6 +56,9 @@ def _upgrade(args: argparse.Namespace, settings: ArenaSettings) -> int:
 def _downgrade(args: argparse.Namespace, settings: ArenaSettings) -> int:
     from arena_app.storage import migrate  # alembic imports slowly: load it only when needed
 
+    missing = migrate.missing_sqlite_file(settings.database_url)
+    if missing is not None:
+        raise migrate.MigrationError(f"database file {missing} does not exist (check --database-url)")
     migrate.downgrade(settings.database_url, args.revision)
     rev = migrate.current(settings.database_url)
     print(f"{safe_url(settings.database_url)}: at revision {rev or 'base (no tables)'}")
@@ -65,5 +68,9 @@ def _downgrade(args: argparse.Namespace, settings: ArenaSettings) -> int:
 def _current(args: argparse.Namespace, settings: ArenaSettings) -> int:
     from arena_app.storage import migrate  # alembic imports slowly: load it only when needed
 
+    missing = migrate.missing_sqlite_file(settings.database_url)
+    if missing is not None:  # reading the revision would create an empty file at a mistyped path
+        print(f"none (no database file at {missing}; `arena db upgrade` creates it)")
+        return 0
     print(_describe(migrate.current(settings.database_url)))
     return 0

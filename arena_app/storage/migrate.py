@@ -15,6 +15,7 @@ from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from arena_app.storage.db import database_errors, make_engine, safe_url
 from arena_app.storage.errors import ConfigurationError, StorageError
@@ -78,14 +79,29 @@ def current(url: str) -> str | None:
         engine.dispose()
 
 
+def missing_sqlite_file(url: str) -> str | None:
+    """The path of a SQLite database file that does not exist yet, else None (other databases, in-memory).
+
+    Connecting to such a URL creates an empty file, so commands that only read check this first: a mistyped
+    path must not leave a stray database behind.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None  # not a URL at all: connecting reports that with the usual message
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    path = str(parsed.database)
+    return None if Path(path).is_file() else path
+
+
 def require_current_schema(url: str) -> None:
     """Refuse a database that read-only commands (export, leaderboard) cannot use: a SQLite file that does
     not exist (connecting would create an empty one at a mistyped path), no schema, or a schema behind head.
     """
-    parsed = make_url(url)
-    is_file_db = parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
-    if is_file_db and not Path(str(parsed.database)).is_file():
-        raise MigrationError(f"database file {parsed.database} does not exist (check --database-url)")
+    missing = missing_sqlite_file(url)
+    if missing is not None:
+        raise MigrationError(f"database file {missing} does not exist (check --database-url)")
     rev = current(url)
     if rev is None:
         raise MigrationError(f"database {safe_url(url)} has no arena schema; run `arena db upgrade`")

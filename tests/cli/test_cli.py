@@ -47,6 +47,17 @@ def test_db_upgrade_current_downgrade(empty_db_url: str, capsys: pytest.CaptureF
     assert migrate.current(url) is None
 
 
+def test_db_current_does_not_create_a_missing_sqlite_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "typo.db"
+    code, out, _ = _arena(capsys, "--database-url", f"sqlite:///{path}", "db", "current")
+    assert code == 0 and out.startswith("none") and "no database file" in out and str(path) in out
+    code, _, err = _arena(capsys, "--database-url", f"sqlite:///{path}", "db", "downgrade", "base")
+    assert code != 0 and "does not exist" in _one_error_line(err)
+    assert not path.exists()  # neither a read nor a refused downgrade left an empty file behind
+
+
 def test_database_url_from_environment(
     empty_sqlite_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
