@@ -50,11 +50,19 @@ class RecomputeOutcome:
 
 
 def _category_list(s: Session, categories: Sequence[str]) -> list[str]:
+    """The categories to compute; a name that is neither built in nor a tag stored on some battle is
+    refused (most likely a typo), naming what exists."""
+    available = q.available_categories(s)
     if any(c == ALL_CATEGORIES for c in categories):
-        return q.available_categories(s)
+        return available
     out: list[str] = []
     for c in categories:
         validate_category(c)
+        if c not in available:
+            raise ValueError(
+                f"unknown category {c!r}: not built in and no battle carries that tag "
+                f"(available: {', '.join(available)}; or 'all')"
+            )
         if c not in out:
             out.append(c)
     return out or [OVERALL]

@@ -112,6 +112,16 @@ def test_cli_recompute_and_show(seeded, capsys, tmp_path):
         == 1
     )
     assert "anchor model 'nope' has no counted battles" in capsys.readouterr().err
+    snapshots = _snapshot_count(engine)
+    assert main(["leaderboard", "recompute", "--database-url", url, "--category", "cdoe"]) == 1
+    err = capsys.readouterr().err
+    assert "unknown category 'cdoe'" in err and "available: overall, multi_turn" in err
+    assert _snapshot_count(engine) == snapshots  # refused before anything was computed or stored
+
+
+def _snapshot_count(engine):
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM leaderboard_snapshots")).scalar_one()
 
 
 def _assert_same_rows(got, want):
