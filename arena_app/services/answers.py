@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from arena_app.providers.base import ChatMessage
+from arena_app.providers.base import ChatMessage, GenerationParams
 from arena_app.services.streaming import SideOutcome
 from arena_app.storage import api
 from arena_app.storage.db import session_scope
@@ -39,12 +39,19 @@ def token_count(outcome: SideOutcome) -> int:
     return outcome.output_tokens if outcome.output_tokens is not None else len(outcome.text.split())
 
 
+def params_record(params: GenerationParams) -> dict[str, object]:
+    """The user-facing generation parameters as stored on a conversation, battle or answer."""
+    return {"temperature": params.temperature, "top_p": params.top_p, "max_new_tokens": params.max_new_tokens}
+
+
 def answer_persister(
     session_factory: sessionmaker[Session],
     conversation_ids: Sequence[int],
     replaces: Sequence[int | None],
+    params: Sequence[GenerationParams],
 ) -> Callable[[int, SideOutcome], int | None]:
-    """A ``persist(index, outcome) -> message id`` callback for :func:`streaming.stream_sides`."""
+    """A ``persist(index, outcome) -> message id`` callback for :func:`streaming.stream_sides`; each
+    answer is stored with the parameters it was generated with (``params[index]``)."""
 
     def persist(index: int, outcome: SideOutcome) -> int | None:
         try:
@@ -65,6 +72,7 @@ def answer_persister(
                 error=outcome.error,
                 style=style,
                 replaces_message_id=replaces[index],
+                params=params_record(params[index]),
             )
         return record.id
 

@@ -22,6 +22,7 @@ from arena_app.services.answers import (
     answer_persister,
     check_input,
     history_messages,
+    params_record,
     token_count,
 )
 from arena_app.services.battle_state import (
@@ -96,8 +97,8 @@ class BattleService:
                 model_b=names[1],
                 session_id=client.session_id,
                 client_hash=client.client_hash,
-                params_a=_params_dict(side_params[0]),
-                params_b=_params_dict(side_params[1]),
+                params_a=params_record(side_params[0]),
+                params_b=params_record(side_params[1]),
             )
         state.battle_id = record.id
         state.sides = [
@@ -124,10 +125,16 @@ class BattleService:
         cleaned = check_input(text, self.max_input_chars, len(state.turns), self.max_turns)
         if state.battle_id is None:
             self._start_battle(state, client, models, params)
-        elif state.mode == "named" and params:
-            # named mode: the models are fixed for the battle, the parameters apply from this turn on
-            for side, p in zip(state.sides, params, strict=True):
-                side.params = p
+        elif state.mode == "named":
+            # named mode: the models are fixed for the battle (a vote covers the whole conversation), the
+            # parameters apply from this turn on and are stored with each answer
+            if models is not None and list(models) != [side.model for side in state.sides]:
+                raise InputRejected(
+                    "The models are fixed for this battle. Press “New round” to compare others."
+                )
+            if params:
+                for side, p in zip(state.sides, params, strict=True):
+                    side.params = p
         assert state.battle_id is not None
         with session_scope(self._sf) as s:
             for side in state.sides:
@@ -185,7 +192,9 @@ class BattleService:
         state.live = ["", ""]
         for side in state.sides:
             side.last = None
-        persist = answer_persister(self._sf, [s.conversation_id for s in state.sides], replaces)
+        persist = answer_persister(
+            self._sf, [s.conversation_id for s in state.sides], replaces, [j.params for j in jobs]
+        )
         try:
             yield state
             for snap in stream_sides(self._registry, jobs, cancel, persist):
@@ -285,6 +294,3 @@ class BattleService:
             )
         return stats
 
-
-def _params_dict(params: GenerationParams) -> dict[str, object]:
-    return {"temperature": params.temperature, "top_p": params.top_p, "max_new_tokens": params.max_new_tokens}

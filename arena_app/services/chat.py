@@ -20,6 +20,7 @@ from arena_app.services.answers import (
     answer_persister,
     check_input,
     history_messages,
+    params_record,
 )
 from arena_app.services.client_id import ClientIdentity
 from arena_app.services.sampling import ModelPicker
@@ -93,11 +94,7 @@ class ChatService:
                     model_name=info.name,
                     session_id=client.session_id,
                     client_hash=client.client_hash,
-                    params={
-                        "temperature": params.temperature,
-                        "top_p": params.top_p,
-                        "max_new_tokens": params.max_new_tokens,
-                    },
+                    params=params_record(params),
                 )
                 conversation_id = record.id
             api.add_user_message(s, conversation_id, cleaned)
@@ -140,7 +137,7 @@ class ChatService:
         with self._lock:
             self._cancels[token] = cancel
         state.run_token, state.live, state.last, state.feedback = token, "", None, []
-        persist = answer_persister(self._sf, [state.conversation_id], [replaces])
+        persist = answer_persister(self._sf, [state.conversation_id], [replaces], [job.params])
         try:
             yield state
             for snap in stream_sides(self._registry, [job], cancel, persist):

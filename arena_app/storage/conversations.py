@@ -92,9 +92,11 @@ def add_assistant_message(
     error: str | None = None,
     style: StyleCounts | None = None,
     replaces_message_id: int | None = None,
+    params: dict[str, Any] | None = None,
 ) -> MessageRecord:
     """Store an answer. With ``replaces_message_id`` (regenerate) the old answer is kept but marked
-    superseded, and the new one takes its position with the next attempt number."""
+    superseded, and the new one takes its position with the next attempt number. ``params`` are the
+    generation parameters the answer was produced with (they may change from turn to turn)."""
     conversation = _get_conversation_row(s, conversation_id)
     if not isinstance(content, str):
         raise InvalidInputError("message content must be a string")
@@ -133,6 +135,7 @@ def add_assistant_message(
         output_tokens=output_tokens,
         finish_reason=finish_reason,
         error=error,
+        params=params,
         answer_tokens=style.tokens if style else None,
         header_count=style.headers if style else None,
         list_count=style.lists if style else None,

@@ -60,6 +60,7 @@ def message_record(row: Message) -> MessageRecord:
         error=row.error,
         superseded=bool(row.superseded),
         style=style,
+        params=row.params,
     )
 
 

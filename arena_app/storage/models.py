@@ -96,6 +96,10 @@ class Message(Base):
     # stop | length | stopped (user pressed Stop / left; content is partial) | error (content is partial)
     finish_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The generation parameters an answer was produced with (null for user messages). They may change
+    # between turns in named side-by-side and direct chat, so the conversation's own ``params`` (set when
+    # it starts) does not describe every answer.
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # Style features of an answer (null for user messages or when not computed).
     answer_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
     header_count: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -54,6 +54,7 @@ class MessageRecord:
     error: str | None = None
     superseded: bool = False
     style: StyleCounts | None = None
+    params: dict[str, Any] | None = None  # generation parameters of an answer
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
@@ -28,3 +29,8 @@ def rows(services: AppServices, sql: str, **params: object) -> list[dict[str, An
 
 def side_of(state: BattleState, model: str) -> int:
     return [s.model for s in state.sides].index(model)
+
+
+def json_value(raw: Any) -> Any:
+    """A JSON column read by raw SQL: PostgreSQL's driver decodes it, SQLite returns the text."""
+    return json.loads(raw) if isinstance(raw, str) else raw

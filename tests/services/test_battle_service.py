@@ -14,7 +14,7 @@ from arena_app.services.app_services import AppServices
 from arena_app.services.client_id import ClientIdentity
 from tests.fakes.openai_server import Reply
 from tests.services.conftest import Script
-from tests.services.helpers import drain, rows, side_of
+from tests.services.helpers import drain, json_value, rows, side_of
 
 
 def test_battle_round_persists_messages_answers_and_vote(
@@ -262,6 +262,14 @@ def test_named_mode_uses_chosen_models_and_params(
     assert [s.model for s in state.sides] == ["beta", "alpha"]
     bodies = [r.body for r in fake_openai.requests[-2:]]
     assert all(b["temperature"] == 0.3 and b["top_p"] == 0.9 for b in bodies)
+    with pytest.raises(InputRejected, match="models are fixed"):  # e.g. a direct API call mid-battle
+        drain(services.named.send(state, "again", client, models=["alpha", "beta"], params=[params, params]))
+    assert len(state.turns) == 1
+    warmer = services.picker.user_params(0.9, 0.5, 80)
+    drain(services.named.send(state, "again", client, models=["beta", "alpha"], params=[warmer, warmer]))
+    assert all(r.body["temperature"] == 0.9 for r in fake_openai.requests[-2:])
+    answers = rows(services, "SELECT params FROM messages WHERE role = 'assistant' ORDER BY position, id")
+    assert [json_value(a["params"])["temperature"] for a in answers] == [0.3, 0.3, 0.9, 0.9]
     services.named.vote(state, "a", client)
     battle = rows(services, "SELECT * FROM battles")[0]
     assert battle["mode"] == "named" and battle["model_a"] == "beta"

@@ -9,7 +9,7 @@ from arena_app.services.app_services import AppServices
 from arena_app.services.client_id import ClientIdentity
 from tests.fakes.openai_server import Reply
 from tests.services.conftest import Script
-from tests.services.helpers import drain, rows
+from tests.services.helpers import drain, json_value, rows
 
 
 def test_chat_send_feedback_and_regenerate(
@@ -48,9 +48,19 @@ def test_chat_send_feedback_and_regenerate(
     msgs = rows(services, "SELECT * FROM messages WHERE role = 'assistant' ORDER BY id")
     assert [m["superseded"] for m in msgs] == [True, False]
 
-    drain(chat.send(state, "follow-up", "alpha", params, client))
+    hotter = services.picker.user_params(1.1, 0.5, 48)  # parameters changed before the next turn
+    drain(chat.send(state, "follow-up", "alpha", hotter, client))
     sent = [m["content"] for m in fake_openai.requests[-1].body["messages"]]
     assert sent == ["hello", "second answer", "follow-up"]
+    assert fake_openai.requests[-1].body["temperature"] == 1.1
+    answers = rows(services, "SELECT params FROM messages WHERE role = 'assistant' ORDER BY id")
+    assert [json_value(a["params"]) for a in answers] == [
+        {"temperature": 0.2, "top_p": 0.8, "max_new_tokens": 32},  # first answer
+        {"temperature": 0.2, "top_p": 0.8, "max_new_tokens": 32},  # its regeneration
+        {"temperature": 1.1, "top_p": 0.5, "max_new_tokens": 48},  # each answer keeps its own
+    ]
+    users = rows(services, "SELECT params FROM messages WHERE role = 'user'")
+    assert all(u["params"] is None for u in users)
     with pytest.raises(InputRejected, match="switched models"):
         drain(chat.send(state, "x", "beta", params, client))
 
