@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -142,33 +143,42 @@ def run(args: argparse.Namespace, settings: ArenaSettings) -> int:
     os.environ["FORWARDED_ALLOW_IPS"] = ",".join(settings.trusted_proxies)
 
     mapping = endpoint_mapping(settings)
-    demo_handle = None
-    if settings.demo:
-        from arena_app.demo import start_demo
-
-        _say("starting the offline demo models (the first start converts the model and can take minutes)")
-        demo_handle = start_demo(settings, progress=print, wait=False)  # loads while the app is built
-        mapping = {**dict(demo_handle.endpoints), **mapping}
-    if not mapping:
-        _say("warning: no models configured; pass --endpoints FILE or --demo (the tabs will say so)")
-
-    from arena_app.providers.registry import ModelRegistry
-    from arena_app.services.app_services import create_services
-    from arena_app.ui.app import LAUNCH_KWARGS, build_app
-
-    registry = ModelRegistry.from_mapping(mapping)
-    services = create_services(settings, registry)
     stop = threading.Event()
-    if settings.recompute_every > 0:
-        threading.Thread(
-            target=_recompute_loop, args=(services, settings.recompute_every, stop), daemon=True
-        ).start()
-    app = build_app(services)
-    app.queue(default_concurrency_limit=settings.concurrency_limit)
-    if demo_handle is not None:
-        demo_handle.wait_ready()
-    _stop_on_sigterm()
-    try:
+    # Everything started from here on is closed in reverse order however run() ends (a failure while the
+    # app is built included), so no demo worker or DB pool outlives it.
+    with ExitStack() as cleanup:
+        if settings.demo:
+            from arena_app.demo import start_demo
+
+            _say("starting the offline demo models (the first start converts the model and can take minutes)")
+            demo_handle = start_demo(settings, progress=print, wait=False)  # loads while the app is built
+            cleanup.callback(demo_handle.close)
+            mapping = {**dict(demo_handle.endpoints), **mapping}
+        else:
+            demo_handle = None
+        if not mapping:
+            _say("warning: no models configured; pass --endpoints FILE or --demo (the tabs will say so)")
+
+        from arena_app.providers.registry import ModelRegistry
+        from arena_app.services.app_services import create_services
+        from arena_app.ui.app import LAUNCH_KWARGS, build_app
+
+        registry = ModelRegistry.from_mapping(mapping) if mapping else ModelRegistry.empty()
+        close_registry = getattr(registry, "close", None)
+        if callable(close_registry):
+            cleanup.callback(close_registry)
+        services = create_services(settings, registry)
+        cleanup.callback(services.close)
+        cleanup.callback(stop.set)  # stop the recompute loop before the services close
+        if settings.recompute_every > 0:
+            threading.Thread(
+                target=_recompute_loop, args=(services, settings.recompute_every, stop), daemon=True
+            ).start()
+        app = build_app(services)
+        app.queue(default_concurrency_limit=settings.concurrency_limit)
+        if demo_handle is not None:
+            demo_handle.wait_ready()
+        _stop_on_sigterm()
         app.launch(
             server_name=settings.host,
             server_port=settings.port,
@@ -176,12 +186,4 @@ def run(args: argparse.Namespace, settings: ArenaSettings) -> int:
             show_error=False,
             **LAUNCH_KWARGS,
         )
-    finally:
-        stop.set()
-        services.close()
-        close = getattr(registry, "close", None)
-        if callable(close):
-            close()
-        if demo_handle is not None:
-            demo_handle.close()
     return 0

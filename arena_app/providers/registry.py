@@ -169,6 +169,12 @@ class ModelRegistry:
     def from_mapping(cls, data: Mapping[str, object], **kwargs: object) -> ModelRegistry:
         return cls(parse_endpoints(dict(data)), **kwargs)  # type: ignore[arg-type]
 
+    @classmethod
+    def empty(cls) -> ModelRegistry:
+        """A registry with no models (``arena serve`` without endpoints: the leaderboard still works and
+        the chat tabs say that no model is configured). An endpoint *file* listing no models is an error."""
+        return cls(EndpointConfig(entries={}, source="(no endpoints configured)"))
+
     def close(self) -> None:
         """Close the SDK clients' connection pools."""
         for m in self._models.values():

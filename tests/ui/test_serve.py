@@ -128,3 +128,55 @@ def test_recompute_every_stores_snapshots_in_the_background(sqlite_url: str) -> 
         thread.join(30)
         services.close()
     assert not thread.is_alive()
+
+
+def test_a_failure_while_building_the_app_stops_the_demo_worker(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever fails after the demo worker started, ``arena serve`` stops that worker process itself."""
+    import argparse
+    import subprocess
+    import sys
+
+    import arena_app.demo
+    import arena_app.ui.app
+    from arena_app.cli import serve
+    from arena_app.demo import DemoHandle
+
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    handle = DemoHandle(endpoints={}, processes=[worker])
+    monkeypatch.setattr(arena_app.demo, "start_demo", lambda *a, **k: handle)
+
+    def broken_build_app(services: object) -> None:
+        raise RuntimeError("injected: the app could not be built")
+
+    monkeypatch.setattr(arena_app.ui.app, "build_app", broken_build_app)
+    settings = load_settings(database_url=sqlite_url, client_id_salt="s", demo=True)
+    try:
+        with pytest.raises(RuntimeError, match="injected"):
+            serve.run(argparse.Namespace(), settings)
+        assert worker.wait(timeout=10) is not None  # stopped by run(), not left to the parent's exit
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+
+
+def test_serving_without_endpoints_builds_the_app_and_battles_say_why(sqlite_url: str) -> None:
+    """``arena serve`` with no endpoint file and no --demo starts (the leaderboard still works); the
+    battle refuses with a sentence instead of the app failing to start."""
+    from arena_app.providers.registry import ModelRegistry
+    from arena_app.services.app_services import create_services
+    from arena_app.services.client_id import ClientIdentity
+    from arena_app.services.sampling import NoModelsAvailable
+    from arena_app.ui.app import build_app
+
+    settings = load_settings(database_url=sqlite_url, client_id_salt="s")
+    services = create_services(settings, ModelRegistry.empty())
+    try:
+        assert build_app(services) is not None
+        state = services.battle.new_state()
+        with pytest.raises(NoModelsAvailable, match="Fewer than two models"):
+            next(services.battle.send(state, "hello", ClientIdentity("sess", "hash")))
+        assert state.battle_id is None  # nothing stored
+    finally:
+        services.close()
