@@ -15,20 +15,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import anthropic
-import httpx2
 
-from arena_app.providers import sockets
 from arena_app.providers.base import (
     ChatMessage,
     EndpointTarget,
     GenerationParams,
     StreamEvent,
     TextDelta,
-    url_host,
 )
 from arena_app.providers.errors import AuthenticationFailed
-from arena_app.providers.sdk_errors import translate
-from arena_app.providers.streaming import Finish, guarded_stream
+from arena_app.providers.sdk_client import client_options, describe, sdk_stream
+from arena_app.providers.streaming import Finish
 
 STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
 
@@ -41,17 +38,12 @@ class AnthropicProvider:
         key = target.api_key.get_secret_value() if target.api_key is not None else ""
         self._key = key
         self._secrets = (key,) if key else ()
-        t = target.timeouts
-        http_client = anthropic.DefaultHttpxClient()
-        sockets.install(http_client)  # lets a cancel close a request that has no response yet
         self._client = anthropic.Anthropic(
-            http_client=http_client,
-            api_key=key or "missing",  # never read ANTHROPIC_API_KEY behind our back; checked in stream()
-            base_url=target.api_base,
-            max_retries=0,
-            timeout=httpx2.Timeout(t.total_s, connect=t.connect_s),
+            # never read ANTHROPIC_API_KEY behind our back; a missing key is refused in stream()
+            api_key=key or "missing",
+            **client_options(target, anthropic.DefaultHttpxClient()),
         )
-        self._where = f"{target.model_key} @ {url_host(target.api_base)}"
+        self._where = describe(target)
 
     def __repr__(self) -> str:
         return f"AnthropicProvider({self._where!r})"
@@ -92,12 +84,7 @@ class AnthropicProvider:
         def open_stream() -> Any:
             return self._client.messages.create(**req, stream=True)
 
-        def translate_exc(exc: BaseException, started: bool) -> Any:
-            return translate(
-                exc, started, timeouts=self.target.timeouts, secrets=self._secrets, where=self._where
-            )
-
-        return guarded_stream(open_stream, _events, translate_exc, self.target.timeouts, cancel)
+        return sdk_stream(self.target, self._secrets, open_stream, _events, cancel)
 
 
 def _events(stream: Any) -> Iterator[TextDelta | Finish]:

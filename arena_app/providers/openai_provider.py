@@ -12,20 +12,17 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx2
 import openai
 
-from arena_app.providers import sockets
 from arena_app.providers.base import (
     ChatMessage,
     EndpointTarget,
     GenerationParams,
     StreamEvent,
     TextDelta,
-    url_host,
 )
-from arena_app.providers.sdk_errors import translate
-from arena_app.providers.streaming import Finish, guarded_stream
+from arena_app.providers.sdk_client import client_options, describe, sdk_stream
+from arena_app.providers.streaming import Finish
 
 # The openai SDK refuses to start without a key; servers that need none (vLLM, Ollama) ignore this one.
 NO_KEY = "no-key-configured"
@@ -39,19 +36,10 @@ class OpenAIProvider:
         self.streaming = streaming
         key = target.api_key.get_secret_value() if target.api_key is not None else ""
         self._secrets = (key,) if key else ()
-        t = target.timeouts
-        http_client = openai.DefaultHttpxClient()
-        sockets.install(http_client)  # lets a cancel close a request that has no response yet
         self._client = openai.OpenAI(
-            http_client=http_client,
-            api_key=key or NO_KEY,
-            base_url=target.api_base,
-            max_retries=0,  # the registry retries, and only before the first token
-            # read timeout = total: a backstop only; first-token and total deadlines are enforced by
-            # guarded_stream without waiting for a read to time out.
-            timeout=httpx2.Timeout(t.total_s, connect=t.connect_s),
+            api_key=key or NO_KEY, **client_options(target, openai.DefaultHttpxClient())
         )
-        self._where = f"{target.model_key} @ {url_host(target.api_base)}"
+        self._where = describe(target)
         self._usage_option = True  # send stream_options.include_usage (dropped if the server refuses it)
 
     def __repr__(self) -> str:
@@ -101,12 +89,7 @@ class OpenAIProvider:
                 return self._client.chat.completions.with_streaming_response.create(**req).__enter__()
             events = _whole_answer
 
-        def translate_exc(exc: BaseException, started: bool) -> Any:
-            return translate(
-                exc, started, timeouts=self.target.timeouts, secrets=self._secrets, where=self._where
-            )
-
-        return guarded_stream(open_stream, events, translate_exc, self.target.timeouts, cancel)
+        return sdk_stream(self.target, self._secrets, open_stream, events, cancel)
 
 
 def _stream_events(stream: Any) -> Iterator[TextDelta | Finish]:

@@ -8,8 +8,6 @@ The per-user :class:`BattleState` lives in the UI's ``gr.State`` (server side); 
 from __future__ import annotations
 
 import logging
-import secrets
-import threading
 from collections.abc import Iterator, Sequence
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,6 +32,7 @@ from arena_app.services.battle_state import (
     SideStats,
 )
 from arena_app.services.client_id import ClientIdentity
+from arena_app.services.generations import RunningGenerations
 from arena_app.services.identity import IdentityDetector
 from arena_app.services.sampling import ModelPicker
 from arena_app.services.streaming import SideJob, StreamingRegistry, stream_sides
@@ -61,8 +60,7 @@ class BattleService:
         self._detector = detector
         self.max_turns = max_turns
         self.max_input_chars = max_input_chars
-        self._cancels: dict[str, threading.Event] = {}
-        self._lock = threading.Lock()
+        self._running = RunningGenerations()
 
     # ------------------------------------------------------------------ rounds
 
@@ -168,15 +166,7 @@ class BattleService:
 
     def stop(self, state: BattleState) -> bool:
         """Cancel the running generation of this state; True if one was running."""
-        token = state.run_token
-        if token is None:
-            return False
-        with self._lock:
-            event = self._cancels.get(token)
-        if event is None:
-            return False
-        event.set()
-        return True
+        return self._running.cancel(state.run_token)
 
     def _pairs(self, state: BattleState, side: int) -> list[tuple[str, str | None]]:
         return [(user, answers[side]) for user, answers in state.turns]
@@ -184,35 +174,30 @@ class BattleService:
     def _run(
         self, state: BattleState, jobs: list[SideJob], replaces: list[int | None]
     ) -> Iterator[BattleState]:
-        token = secrets.token_hex(8)
-        cancel = threading.Event()
-        with self._lock:
-            self._cancels[token] = cancel
-        state.run_token = token
-        state.live = ["", ""]
-        for side in state.sides:
-            side.last = None
-        persist = answer_persister(
-            self._sf, [s.conversation_id for s in state.sides], replaces, [j.params for j in jobs]
-        )
-        try:
-            yield state
-            for snap in stream_sides(self._registry, jobs, cancel, persist):
-                state.live = list(snap.texts)
-                for i, outcome in enumerate(snap.outcomes):
-                    if outcome is not None and state.sides[i].last is None:
-                        if outcome.error and state.mode == "anony":
-                            # upstream error texts may name the model ("model x does not exist")
-                            outcome.error = self._detector.mask(outcome.error)
-                        state.sides[i].last = outcome
-                        state.turns[-1][1][i] = outcome.text
-                if snap.done:
-                    state.run_token = None
+        with self._running.start() as (token, cancel):
+            state.run_token = token
+            state.live = ["", ""]
+            for side in state.sides:
+                side.last = None
+            persist = answer_persister(
+                self._sf, [s.conversation_id for s in state.sides], replaces, [j.params for j in jobs]
+            )
+            try:
                 yield state
-        finally:
-            state.run_token = None
-            with self._lock:
-                self._cancels.pop(token, None)
+                for snap in stream_sides(self._registry, jobs, cancel, persist):
+                    state.live = list(snap.texts)
+                    for i, outcome in enumerate(snap.outcomes):
+                        if outcome is not None and state.sides[i].last is None:
+                            if outcome.error and state.mode == "anony":
+                                # upstream error texts may name the model ("model x does not exist")
+                                outcome.error = self._detector.mask(outcome.error)
+                            state.sides[i].last = outcome
+                            state.turns[-1][1][i] = outcome.text
+                    if snap.done:
+                        state.run_token = None
+                    yield state
+            finally:
+                state.run_token = None
 
     # ------------------------------------------------------------------ voting
 

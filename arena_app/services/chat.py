@@ -6,8 +6,6 @@ Every user message and answer is stored as it completes (partial answers too, ma
 
 from __future__ import annotations
 
-import secrets
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -23,6 +21,7 @@ from arena_app.services.answers import (
     params_record,
 )
 from arena_app.services.client_id import ClientIdentity
+from arena_app.services.generations import RunningGenerations
 from arena_app.services.sampling import ModelPicker
 from arena_app.services.streaming import SideJob, SideOutcome, StreamingRegistry, stream_sides
 from arena_app.storage import api
@@ -68,8 +67,7 @@ class ChatService:
         self._picker = picker
         self.max_turns = max_turns
         self.max_input_chars = max_input_chars
-        self._cancels: dict[str, threading.Event] = {}
-        self._lock = threading.Lock()
+        self._running = RunningGenerations()
 
     def new_state(self) -> ChatState:
         return ChatState()
@@ -123,35 +121,26 @@ class ChatService:
         yield from self._run(state, job, replaces=replaces)
 
     def stop(self, state: ChatState) -> bool:
-        with self._lock:
-            event = self._cancels.get(state.run_token or "")
-        if event is None:
-            return False
-        event.set()
-        return True
+        """Cancel the running generation of this state; True if one was running."""
+        return self._running.cancel(state.run_token)
 
     def _run(self, state: ChatState, job: SideJob, replaces: int | None) -> Iterator[ChatState]:
         assert state.conversation_id is not None
-        token = secrets.token_hex(8)
-        cancel = threading.Event()
-        with self._lock:
-            self._cancels[token] = cancel
-        state.run_token, state.live, state.last, state.feedback = token, "", None, []
-        persist = answer_persister(self._sf, [state.conversation_id], [replaces], [job.params])
-        try:
-            yield state
-            for snap in stream_sides(self._registry, [job], cancel, persist):
-                state.live = snap.texts[0]
-                outcome = snap.outcomes[0]
-                if outcome is not None:
-                    state.last = outcome
-                    state.turns[-1] = (state.turns[-1][0], outcome.text)
-                    state.run_token = None
+        with self._running.start() as (token, cancel):
+            state.run_token, state.live, state.last, state.feedback = token, "", None, []
+            persist = answer_persister(self._sf, [state.conversation_id], [replaces], [job.params])
+            try:
                 yield state
-        finally:
-            state.run_token = None
-            with self._lock:
-                self._cancels.pop(token, None)
+                for snap in stream_sides(self._registry, [job], cancel, persist):
+                    state.live = snap.texts[0]
+                    outcome = snap.outcomes[0]
+                    if outcome is not None:
+                        state.last = outcome
+                        state.turns[-1] = (state.turns[-1][0], outcome.text)
+                        state.run_token = None
+                    yield state
+            finally:
+                state.run_token = None
 
     def feedback(self, state: ChatState, kind: str, client: ClientIdentity) -> str:
         """Store feedback on the latest answer; returns a confirmation sentence."""
