@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import gradio as gr
@@ -14,11 +15,10 @@ from arena_app.services.battle import BattleService
 from arena_app.services.battle_state import LABELS, BattleState
 from arena_app.services.client_id import ClientIdentity
 from arena_app.storage.errors import StorageError
-from arena_app.ui.common import CHATBOT_KWARGS, button, chatbot_value
+from arena_app.ui.common import CHATBOT_KWARGS, DB_DOWN, button, chatbot_value, drive_stream
 from arena_app.ui.rendering import inline_code
 
 VOTES = (("a", "👈 A is better"), ("b", "👉 B is better"), ("tie", "🤝 Tie"), ("bothbad", "👎 Both are bad"))
-DB_DOWN = "The database is not available right now; nothing was saved. Please try again shortly."
 
 
 @dataclass
@@ -148,16 +148,8 @@ def render(
 def stream_updates(
     service: BattleService, state: BattleState, run: Callable[[], Iterator[BattleState]], keep_text: str
 ) -> Iterator[tuple[Any, ...]]:
-    """Drive a service generator, turning refusals into a status message that changes nothing."""
-    first = True
-    try:
-        for current in run():
-            yield render(service, current, input_value="" if first else None)
-            first = False
-    except ServiceError as exc:
-        yield render(service, state, notice=f"⚠️ {exc}", input_value=keep_text if first else None)
-    except StorageError:
-        yield render(service, state, notice=f"⚠️ {DB_DOWN}", input_value=keep_text if first else None)
+    """Drive a battle service generator into panel updates (see :func:`common.drive_stream`)."""
+    return drive_stream(partial(render, service), state, run, keep_text)
 
 
 def vote_handler(

@@ -1,14 +1,22 @@
-"""Small helpers shared by the tabs: client identity from the request, chatbot values, button updates."""
+"""Small helpers shared by the tabs: client identity from the request, chatbot values, button updates,
+the generation-parameter sliders and the loop that turns a streaming service call into UI updates."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import gradio as gr
 
+from arena_app.services.answers import ServiceError
 from arena_app.services.app_services import AppServices
 from arena_app.services.client_id import ClientIdentity
+from arena_app.storage.errors import StorageError
 from arena_app.ui.rendering import render_markdown, render_note
+
+DB_DOWN = "The database is not available right now; nothing was saved. Please try again shortly."
+S = TypeVar("S")
 
 CHATBOT_KWARGS: dict[str, Any] = {
     # Our HTML is rendered and sanitised on the server (rendering.py); the browser sanitises again.
@@ -53,3 +61,48 @@ def chatbot_value(
 
 def button(interactive: bool) -> Any:
     return gr.update(interactive=interactive)
+
+
+@dataclass(frozen=True)
+class ParamSliders:
+    temperature: Any
+    top_p: Any
+    max_tokens: Any
+
+    def inputs(self) -> list[Any]:
+        return [self.temperature, self.top_p, self.max_tokens]
+
+
+def param_sliders(services: AppServices, prefix: str) -> ParamSliders:
+    """Temperature, top p and max output tokens in a closed accordion (ids ``{prefix}-temperature`` ...)."""
+    with gr.Accordion("Parameters", open=False):
+        temperature = gr.Slider(
+            0.0, 2.0, value=0.7, step=0.05, label="Temperature", elem_id=f"{prefix}-temperature"
+        )
+        top_p = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Top p", elem_id=f"{prefix}-top-p")
+        max_tokens = gr.Slider(
+            16,
+            services.settings.max_new_tokens * 4,
+            value=services.settings.max_new_tokens,
+            step=16,
+            label="Max output tokens",
+            elem_id=f"{prefix}-max-tokens",
+        )
+    return ParamSliders(temperature, top_p, max_tokens)
+
+
+def drive_stream(
+    render: Callable[..., tuple[Any, ...]], state: S, run: Callable[[], Iterator[S]], keep_text: str
+) -> Iterator[tuple[Any, ...]]:
+    """Turn a streaming service call into UI updates: ``render(state, notice=..., input_value=...)`` after
+    every step. A refusal or a database outage becomes a status message that changes nothing; when it
+    comes before anything was sent, the user's text stays in the input box."""
+    first = True
+    try:
+        for current in run():
+            yield render(current, input_value="" if first else None)
+            first = False
+    except ServiceError as exc:
+        yield render(state, notice=f"⚠️ {exc}", input_value=keep_text if first else None)
+    except StorageError:
+        yield render(state, notice=f"⚠️ {DB_DOWN}", input_value=keep_text if first else None)

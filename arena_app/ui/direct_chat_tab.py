@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import gradio as gr
@@ -11,8 +12,15 @@ from arena_app.services.answers import ServiceError, sentence
 from arena_app.services.app_services import AppServices
 from arena_app.services.chat import ChatService, ChatState
 from arena_app.storage.errors import StorageError
-from arena_app.ui.battle_common import DB_DOWN
-from arena_app.ui.common import CHATBOT_KWARGS, button, chatbot_value, identify
+from arena_app.ui.common import (
+    CHATBOT_KWARGS,
+    DB_DOWN,
+    button,
+    chatbot_value,
+    drive_stream,
+    identify,
+    param_sliders,
+)
 
 
 def _note(state: ChatState) -> str | None:
@@ -60,19 +68,7 @@ def build_direct_chat_tab(services: AppServices) -> None:
     model_dropdown = gr.Dropdown(
         names, value=names[0] if names else None, label="Model", elem_id="chat-model"
     )
-    with gr.Accordion("Parameters", open=False):
-        temperature_slider = gr.Slider(
-            0.0, 2.0, value=0.7, step=0.05, label="Temperature", elem_id="chat-temperature"
-        )
-        top_p_slider = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Top p", elem_id="chat-top-p")
-        max_tokens_slider = gr.Slider(
-            16,
-            services.settings.max_new_tokens * 4,
-            value=services.settings.max_new_tokens,
-            step=16,
-            label="Max output tokens",
-            elem_id="chat-max-tokens",
-        )
+    sliders = param_sliders(services, "chat")
     chatbot = gr.Chatbot(label="Chat", elem_id="chat-chatbot", **CHATBOT_KWARGS)
     status = gr.Markdown("", elem_id="chat-status")
     with gr.Row():
@@ -90,15 +86,7 @@ def build_direct_chat_tab(services: AppServices) -> None:
     outputs = [state, textbox, chatbot, status, send, stop, regenerate, upvote, downvote, flag]
 
     def drive(st: ChatState, run: Any, keep_text: str) -> Iterator[tuple]:
-        first = True
-        try:
-            for current in run():
-                yield render(service, current, input_value="" if first else None)
-                first = False
-        except ServiceError as exc:
-            yield render(service, st, notice=f"⚠️ {exc}", input_value=keep_text if first else None)
-        except StorageError:
-            yield render(service, st, notice=f"⚠️ {DB_DOWN}", input_value=keep_text if first else None)
+        return drive_stream(partial(render, service), st, run, keep_text)
 
     def send_fn(
         text: str,
@@ -147,7 +135,7 @@ def build_direct_chat_tab(services: AppServices) -> None:
         handler.__name__ = f"chat_{kind}"
         return handler
 
-    inputs = [textbox, state, model_dropdown, temperature_slider, top_p_slider, max_tokens_slider]
+    inputs = [textbox, state, model_dropdown, *sliders.inputs()]
     send.click(send_fn, inputs, outputs, api_name="chat_send", show_progress="hidden")
     textbox.submit(send_fn, inputs, outputs, api_visibility="private", show_progress="hidden")
     regenerate.click(regenerate_fn, [state], outputs, api_name="chat_regenerate", show_progress="hidden")

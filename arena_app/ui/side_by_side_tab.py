@@ -10,7 +10,7 @@ import gradio as gr
 from arena_app.services.app_services import AppServices
 from arena_app.services.battle_state import BattleState
 from arena_app.ui.battle_common import build_panel, render, stream_updates, wire_common
-from arena_app.ui.common import identify
+from arena_app.ui.common import identify, param_sliders
 
 INTRO = """### 👥 Compare two models of your choice
 Pick both models and the parameters, chat, and vote. Named votes are stored but not counted on the
@@ -31,19 +31,7 @@ def build_side_by_side_tab(services: AppServices) -> None:
             elem_id="sbs-model-b",
             interactive=True,
         )
-    with gr.Accordion("Parameters", open=False):
-        temperature_slider = gr.Slider(
-            0.0, 2.0, value=0.7, step=0.05, label="Temperature", elem_id="sbs-temperature"
-        )
-        top_p_slider = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Top p", elem_id="sbs-top-p")
-        max_tokens_slider = gr.Slider(
-            16,
-            services.settings.max_new_tokens * 4,
-            value=services.settings.max_new_tokens,
-            step=16,
-            label="Max output tokens",
-            elem_id="sbs-max-tokens",
-        )
+    sliders = param_sliders(services, "sbs")
     panel = build_panel("sbs", INTRO)
 
     def send(
@@ -76,9 +64,7 @@ def build_side_by_side_tab(services: AppServices) -> None:
         panel.state,
         dropdown_a,
         dropdown_b,
-        temperature_slider,
-        top_p_slider,
-        max_tokens_slider,
+        *sliders.inputs(),
     ]
     panel.send.click(send, inputs, panel.outputs(), api_name="sbs_send", show_progress="hidden")
     panel.input.submit(send, inputs, panel.outputs(), api_visibility="private", show_progress="hidden")
