@@ -27,32 +27,27 @@ import numpy as np
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from arena_app.storage.migrate import upgrade
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for tests.leaderboard
+from arena_app.storage.migrate import upgrade  # noqa: E402
+from tests.leaderboard.seed import simulate_battles  # noqa: E402
 
 OUTCOMES = ("model_a", "model_b", "tie", "tie (bothbad)")
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def simulate(n: int, m: int, seed: int = 0) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    true = rng.normal(0, 1, m)
-    a = rng.integers(0, m, n)
-    b = (a + rng.integers(1, m, n)) % m
-    sa = rng.poisson([400, 2, 6, 4], (n, 4))
-    sb = rng.poisson([400, 2, 6, 4], (n, 4))
-    p = 1 / (1 + np.exp(true[b] - true[a] - 0.3 * np.sign(sa[:, 0] - sb[:, 0])))
-    u = rng.random(n)
-    o = np.where(u < 0.15, np.where(u < 0.05, 3, 2), np.where(rng.random(n) < p, 0, 1))
+    """The synthetic arena the database tests use (tests/leaderboard/seed.py), as flat arrays."""
+    d = simulate_battles(n, m, seed)
     return {
-        "a": a,
-        "b": b,
-        "o": o,
-        "sa": sa,
-        "sb": sb,
-        "named": rng.random(n) < 0.1,
-        "excluded": rng.random(n) < 0.05,
-        "turns": rng.integers(1, 4, n),
-        "code": rng.random(n) < 0.3,
+        "a": d.a,
+        "b": d.b,
+        "o": d.o,
+        "sa": d.style_a,
+        "sb": d.style_b,
+        "named": d.mode == "named",
+        "excluded": d.excluded,
+        "turns": d.turns,
+        "code": d.code,
     }
 
 

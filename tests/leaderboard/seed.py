@@ -30,7 +30,9 @@ class Seeded:
         return (self.mode == "anony") & ~self.excluded
 
 
-def simulate(n: int, m: int, seed: int = 0) -> Seeded:
+def simulate_battles(n: int, m: int, seed: int = 0) -> Seeded:
+    """A synthetic arena: true strengths, random pairs, style counts that sway outcomes, ties, 10% named
+    battles, 5% excluded votes, 1-3 turns, 30% tagged code (bench/leaderboard_recompute.py uses it too)."""
     rng = np.random.default_rng(seed)
     true = rng.normal(0, 1, m)
     a = rng.integers(0, m, n)

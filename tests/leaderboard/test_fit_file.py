@@ -16,12 +16,12 @@ from arena_app.services.export import ExportOptions, export_votes
 from arena_app.services.leaderboard_service import RecomputeParams, fit_file, recompute
 from arena_app.storage.db import make_engine, make_session_factory
 from leaderboard.compute import ComputeParams
-from tests.leaderboard.seed import insert_battles, simulate
+from tests.leaderboard.seed import insert_battles, simulate_battles
 
 
 def test_fit_of_our_csv_export_equals_recompute_from_the_database(sqlite_url, tmp_path):
     engine = make_engine(sqlite_url)
-    data = simulate(1200, 5, seed=9)
+    data = simulate_battles(1200, 5, seed=9)
     insert_battles(engine, data)
     factory = make_session_factory(engine)
     params = ComputeParams(rounds=50, seed=2)

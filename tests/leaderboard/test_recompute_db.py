@@ -14,13 +14,13 @@ from arena_app.storage.db import make_engine, make_session_factory
 from arena_app.storage.pg_copy_rows import CopyFormatError, copy_int4_columns
 from leaderboard.compute import BattleData, ComputeParams, StyleRows, compute_leaderboard
 from leaderboard.data import aggregate
-from tests.leaderboard.seed import insert_battles, simulate
+from tests.leaderboard.seed import insert_battles, simulate_battles
 
 
 @pytest.fixture
 def seeded(db_url):
     engine = make_engine(db_url)
-    data = simulate(1500, 6, seed=4)
+    data = simulate_battles(1500, 6, seed=4)
     insert_battles(engine, data)
     yield db_url, engine, data
     engine.dispose()
@@ -139,7 +139,7 @@ def _assert_same_rows(got, want):
 @pytest.mark.postgres
 def test_postgres_binary_copy_rows_equal_the_generic_cursor_rows(postgres_url, monkeypatch):
     engine = make_engine(postgres_url)
-    data = simulate(1500, 6, seed=4)
+    data = simulate_battles(1500, 6, seed=4)
     insert_battles(engine, data)
     copies, name_lists = [], []
     real_copy, real_rows = q.copy_int4_columns, q._pg_rows
