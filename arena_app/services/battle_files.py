@@ -11,7 +11,6 @@ are reported with examples, never silently dropped.
 
 from __future__ import annotations
 
-import gc
 import operator
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -33,6 +32,7 @@ from arena_app.services.battle_readers import (  # noqa: F401 (BattleFileError i
     jsonl_chunks,
 )
 from arena_app.services.csv_fast import Block, Factor
+from arena_app.services.gc_pause import gc_paused
 from leaderboard.categories import MULTI_TURN, OVERALL, category_filter
 from leaderboard.data import OUTCOME_CODES
 
@@ -307,30 +307,29 @@ def read_battles(
     if fmt not in FORMATS:
         raise BattleFileError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     kind = category_filter(category).kind
-    # Millions of short-lived tuples make the cyclic GC rescan the heap over and over (~3x slower).
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        if fmt == "csv":
-            return _read(
-                path,
-                lambda fast: csv_chunks(path, fast=fast and kind != "tag", want_turn=kind == "min_turns"),
-                category,
-                keep_named,
-            )
-        if fmt == "jsonl":
-            return _read(path, lambda fast: jsonl_chunks(path), category, keep_named, trust_order=False)
+    with gc_paused():
         try:
-            return _read(path, lambda fast: json_chunks(path), category, keep_named, trust_order=False)
-        except NotFlatJSON:
-            return _read(
-                path, lambda fast: json_chunks(path, stream=False), category, keep_named, trust_order=False
-            )
-    except UnicodeDecodeError as exc:  # CSV is decoded as UTF-8 (JSON readers report it themselves)
-        raise BattleFileError(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
-    finally:
-        if was_enabled:
-            gc.enable()
+            if fmt == "csv":
+                return _read(
+                    path,
+                    lambda fast: csv_chunks(path, fast=fast and kind != "tag", want_turn=kind == "min_turns"),
+                    category,
+                    keep_named,
+                )
+            if fmt == "jsonl":
+                return _read(path, lambda fast: jsonl_chunks(path), category, keep_named, trust_order=False)
+            try:
+                return _read(path, lambda fast: json_chunks(path), category, keep_named, trust_order=False)
+            except NotFlatJSON:
+                return _read(
+                    path,
+                    lambda fast: json_chunks(path, stream=False),
+                    category,
+                    keep_named,
+                    trust_order=False,
+                )
+        except UnicodeDecodeError as exc:  # CSV is decoded as UTF-8 (JSON readers report it themselves)
+            raise BattleFileError(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
 
 
 def _read(

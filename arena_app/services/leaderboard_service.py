@@ -6,11 +6,9 @@ docs/leaderboard.md for the method, the snapshot format and the view contract us
 
 from __future__ import annotations
 
-import gc
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from arena_app.services.battle_files import FileBattles, read_battles
+from arena_app.services.gc_pause import gc_paused
 from arena_app.storage import api
 from arena_app.storage import leaderboard_queries as q
 from arena_app.storage.db import session_scope
@@ -68,19 +67,6 @@ def _category_list(s: Session, categories: Sequence[str]) -> list[str]:
     return out or [OVERALL]
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Fetching a million rows creates millions of short-lived tuples; the cyclic GC would rescan the heap
-    over and over (about 2-3x slower). Nothing here builds reference cycles."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def load_battle_data(
     s: Session, category: str, *, style: bool, online_elo: bool = True
 ) -> tuple[BattleData, int]:
@@ -120,7 +106,7 @@ def recompute(
             t0 = time.perf_counter()
             if progress:
                 progress(f"reading votes ({cat})", 0, 1)
-            with _gc_paused():
+            with gc_paused():
                 data, votes = load_battle_data(
                     s, cat, style=params.compute.style_control, online_elo=params.online_elo
                 )
