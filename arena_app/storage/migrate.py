@@ -6,6 +6,7 @@ installed editable, so they are found next to the ``arena_app`` package.
 
 from __future__ import annotations
 
+import sysconfig
 from pathlib import Path
 
 from alembic import command
@@ -24,17 +25,32 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
 
 
+def _installed_alembic_ini() -> list[Path]:
+    """Where a non-editable install puts the migrations (pyproject's data-files): the environment's data
+    directory, or the user scheme's for ``pip install --user``."""
+    schemes = [sysconfig.get_default_scheme(), sysconfig.get_preferred_scheme("user")]
+    data_dirs = [Path(sysconfig.get_path("data", scheme)) for scheme in schemes]
+    return [data / "share" / "llm-arena" / "alembic.ini" for data in data_dirs]
+
+
+def find_alembic_ini() -> Path:
+    """alembic.ini of the checkout (editable install, running from a clone), else of the installation."""
+    for candidate in (ALEMBIC_INI, *_installed_alembic_ini()):
+        if candidate.is_file():
+            return candidate
+    raise ConfigurationError(
+        f"migrations not found: neither {ALEMBIC_INI} nor an installed copy under "
+        f"{_installed_alembic_ini()[0].parent} exists (reinstall the project: pip install .)"
+    )
+
+
 class MigrationError(StorageError):
     """A migration command failed (unknown revision, schema not managed by Alembic, ...)."""
 
 
 def alembic_config(url: str) -> Config:
     """An Alembic config for ``url`` that leaves the application's logging alone."""
-    if not ALEMBIC_INI.is_file():
-        raise ConfigurationError(
-            f"migrations not found: {ALEMBIC_INI} is missing (install the project editable: pip install -e .)"
-        )
-    config = Config(str(ALEMBIC_INI))
+    config = Config(str(find_alembic_ini()))
     config.attributes["database_url"] = url
     config.attributes["configure_logging"] = False
     return config
