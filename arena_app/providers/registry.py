@@ -5,20 +5,15 @@ concurrency limits, retries before the first token and health bookkeeping.
     for event in reg.stream("gpt-4o", messages, reg.get("gpt-4o").params, cancel=stop_event):
         ...  # TextDelta ... then one Completion; ProviderError subclasses on failure
 
-Endpoint choice: among the model's api_base URLs, the healthy one with the fewest requests in flight
-(ties rotate). Each endpoint admits at most ``max_concurrency`` requests; a request that finds no free slot
-within ``queue_timeout_s`` fails with :class:`ModelBusy`. A failed attempt is retried (``retries`` times,
-preferring another endpoint) only if no text was yielded yet and the error is retryable.
-
-Health (per endpoint): ``failure_threshold`` consecutive failures put the endpoint in cool-down for
-``cooldown_s``; a model with no endpoint out of cool-down leaves :meth:`battle_models` and comes back by
-itself when the cool-down ends. After a cool-down one more failure starts a new one at once (half-open);
-a success resets the count. Named chats may still use a cooling model (the user asked for it).
+Endpoint choice, per-endpoint concurrency limits and health (cool-downs after consecutive failures) are
+kept by :mod:`arena_app.providers.pool`. A failed attempt is retried (``retries`` times, preferring another
+endpoint) only if no text was yielded yet and the error is retryable. A model with no endpoint out of
+cool-down leaves :meth:`ModelRegistry.battle_models` and comes back by itself when the cool-down ends;
+named chats may still use a cooling model (the user asked for it).
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import threading
@@ -48,7 +43,6 @@ from arena_app.providers.endpoints import (
 from arena_app.providers.errors import (
     Cancelled,
     EndpointFileError,
-    ModelBusy,
     ProviderError,
     RateLimited,
     UnknownModelError,
@@ -62,6 +56,7 @@ from arena_app.providers.model_info import (
     identity_words_for,
 )
 from arena_app.providers.openai_provider import OpenAIProvider
+from arena_app.providers.pool import Endpoint, EndpointPool
 
 __all__ = ["PROVIDERS", "EndpointCheck", "EndpointHealth", "ModelHealth", "ModelInfo", "ModelRegistry"]
 
@@ -78,25 +73,11 @@ PROVIDERS: dict[str, ProviderFactory] = {
 }
 
 
-class _Endpoint:
-    def __init__(self, model: str, provider: Provider, host: str, max_concurrency: int) -> None:
-        self.model = model
-        self.provider = provider
-        self.host = host
-        self.max_concurrency = max_concurrency
-        self.in_flight = 0
-        self.consecutive_failures = 0
-        self.cooldown_until = float("-inf")
-        self.requests = 0
-        self.failures = 0
-        self.last_error: str | None = None
-
-
 @dataclass
 class _Model:
     info: ModelInfo
     entry: EndpointEntry
-    endpoints: list[_Endpoint]
+    endpoints: list[Endpoint]
     key_configured: bool
     key_source: str
 
@@ -123,12 +104,8 @@ class ModelRegistry:
     ) -> None:
         env = os.environ if env is None else env
         factories = PROVIDERS if providers is None else providers
-        self._clock = clock
-        self.failure_threshold = failure_threshold
-        self.cooldown_s = cooldown_s
+        self._pool = EndpointPool(clock=clock, failure_threshold=failure_threshold, cooldown_s=cooldown_s)
         self.retry_backoff_s = retry_backoff_s
-        self._cond = threading.Condition()
-        self._rotation = itertools.count()
         self._models: dict[str, _Model] = {}
         #: models left out because their key env var is unset (missing_keys="skip"): name -> reason
         self.skipped: dict[str, str] = {}
@@ -146,7 +123,7 @@ class ModelRegistry:
             for base in entry.api_bases():
                 target = EndpointTarget(name, model_name, base, key, entry.timeouts())
                 provider = factories[entry.api_type](target)
-                endpoints.append(_Endpoint(name, provider, url_host(base), entry.max_concurrency))
+                endpoints.append(Endpoint(name, provider, url_host(base), entry.max_concurrency))
             info = ModelInfo(
                 name=name, model_name=model_name, api_type=entry.api_type, organization=entry.organization,
                 license=entry.license, link=entry.link, description=entry.description, weight=entry.weight,
@@ -193,10 +170,8 @@ class ModelRegistry:
 
     def battle_models(self) -> list[ModelInfo]:
         """Models that may be sampled for an anonymous battle now: battle-eligible, weight > 0, healthy."""
-        now = self._clock()
-        with self._cond:
-            return [m.info for m in self._models.values()
-                    if m.info.battle and m.info.weight > 0 and self._model_healthy(m, now)]
+        return [m.info for m in self._models.values()
+                if m.info.battle and m.info.weight > 0 and self._model_healthy(m)]
 
     def chat_models(self) -> list[ModelInfo]:
         """Models a user may pick by name (named battles, direct chat), healthy or not."""
@@ -206,27 +181,14 @@ class ModelRegistry:
         return self._model(name).info
 
     def is_healthy(self, name: str) -> bool:
-        model = self._model(name)
-        with self._cond:
-            return self._model_healthy(model, self._clock())
+        return self._model_healthy(self._model(name))
 
     def health_report(self) -> list[ModelHealth]:
-        now = self._clock()
-        report = []
-        with self._cond:
-            for m in self._models.values():
-                eps = tuple(
-                    EndpointHealth(
-                        host=ep.host, healthy=ep.cooldown_until <= now, in_flight=ep.in_flight,
-                        max_concurrency=ep.max_concurrency, consecutive_failures=ep.consecutive_failures,
-                        cooldown_remaining_s=max(0.0, ep.cooldown_until - now), requests=ep.requests,
-                        failures=ep.failures, last_error=ep.last_error,
-                    )
-                    for ep in m.endpoints
-                )
-                report.append(ModelHealth(m.info.name, self._model_healthy(m, now), m.info.battle,
-                                          m.info.chat, m.key_configured, m.key_source, eps))
-        return report
+        return [
+            ModelHealth(m.info.name, self._model_healthy(m), m.info.battle, m.info.chat, m.key_configured,
+                        m.key_source, self._pool.health(m.endpoints))
+            for m in self._models.values()
+        ]  # fmt: skip
 
     def identity_words(self) -> list[str]:
         """Lower-case words whose mention in an answer reveals a model's identity: display names,
@@ -246,28 +208,26 @@ class ModelRegistry:
             timer.start()
             started = time.monotonic()
             text, ttft = "", None
-            with self._cond:
-                ep.in_flight += 1
-                ep.requests += 1
+            self._pool.occupy(ep)
             try:
                 for event in ep.provider.stream(messages, params, cancel):
                     if isinstance(event, TextDelta):
                         text += event.text
                     else:
                         ttft = event.ttft_s
-                self._record(ep, None)
+                self._pool.record(ep, None)
                 results.append(EndpointCheck(name, ep.host, True, text.strip()[:60], ttft,
                                              time.monotonic() - started))
             except Cancelled:
                 late = f"no complete answer within {timeout_s:g} s"
                 results.append(EndpointCheck(name, ep.host, False, late, None, time.monotonic() - started))
             except ProviderError as err:
-                self._record(ep, err)
+                self._pool.record(ep, err)
                 results.append(EndpointCheck(name, ep.host, False, err.message, None,
                                              time.monotonic() - started))
             finally:
                 timer.cancel()
-                self._release(ep)
+                self._pool.release(ep)
         return results
 
     def _model(self, name: str) -> _Model:
@@ -276,10 +236,10 @@ class ModelRegistry:
         except KeyError:
             raise UnknownModelError(name, list(self._models)) from None
 
-    def _model_healthy(self, m: _Model, now: float) -> bool:
+    def _model_healthy(self, m: _Model) -> bool:
         if not m.key_configured and m.entry.api_key_env is not None:
             return False  # kept with missing_keys="keep": every request would fail
-        return any(ep.cooldown_until <= now for ep in m.endpoints)
+        return self._pool.any_healthy(m.endpoints)
 
     # -------------------------------------------------------------------------------- streaming
     def stream(
@@ -298,10 +258,10 @@ class ModelRegistry:
         self, model: _Model, messages: list[ChatMessage], params: GenerationParams,
         cancel: threading.Event | None,
     ) -> Iterator[StreamEvent]:
-        tried: list[_Endpoint] = []
+        tried: list[Endpoint] = []
         attempts = model.entry.retries + 1
         for attempt in range(attempts):
-            ep = self._acquire(model, tried, cancel)
+            ep = self._pool.acquire(model.endpoints, tried, cancel, model.entry.queue_timeout_s)
             started = False
             upstream: Iterator[StreamEvent] | None = None
             try:
@@ -310,11 +270,11 @@ class ModelRegistry:
                     if isinstance(event, TextDelta):
                         started = True
                     elif isinstance(event, Completion):
-                        self._record(ep, None)
+                        self._pool.record(ep, None)
                     yield event
                 return
             except ProviderError as err:
-                self._record(ep, err)
+                self._pool.record(ep, err)
                 if (started or not err.retryable or attempt == attempts - 1
                         or (cancel is not None and cancel.is_set())):
                     raise
@@ -330,60 +290,4 @@ class ModelRegistry:
             finally:
                 if upstream is not None and hasattr(upstream, "close"):
                     upstream.close()
-                self._release(ep)
-
-    def _acquire(self, model: _Model, tried: list[_Endpoint], cancel: threading.Event | None) -> _Endpoint:
-        deadline = time.monotonic() + model.entry.queue_timeout_s
-        with self._cond:
-            while True:
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled()
-                ep = self._choose(model, tried)
-                if ep is not None:
-                    ep.in_flight += 1
-                    ep.requests += 1
-                    return ep
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise ModelBusy(
-                        f"The model is busy ({model.entry.max_concurrency} requests per endpoint already "
-                        f"running) and no slot freed up within {model.entry.queue_timeout_s:g} s; "
-                        "try again shortly."
-                    )
-                self._cond.wait(timeout=min(remaining, 0.1))
-
-    def _choose(self, model: _Model, tried: list[_Endpoint]) -> _Endpoint | None:
-        """The least-outstanding endpoint with a free slot, or None (wait). Only healthy endpoints are
-        used while the model has any (even if they are full); cooling ones only when all are cooling.
-        A retry prefers an endpoint not tried yet."""
-        now = self._clock()
-        candidates = [ep for ep in model.endpoints if ep.cooldown_until <= now] or model.endpoints
-        untried = [ep for ep in candidates if ep not in tried]
-        for pool in (untried, candidates):
-            free = [ep for ep in pool if ep.in_flight < ep.max_concurrency]
-            if free:
-                least = min(ep.in_flight for ep in free)
-                best = [ep for ep in free if ep.in_flight == least]
-                return best[next(self._rotation) % len(best)]
-        return None
-
-    def _release(self, ep: _Endpoint) -> None:
-        with self._cond:
-            ep.in_flight -= 1
-            self._cond.notify_all()
-
-    def _record(self, ep: _Endpoint, err: ProviderError | None) -> None:
-        with self._cond:
-            if err is None:  # a success proves the endpoint works, cool-down or not
-                ep.consecutive_failures = 0
-                ep.cooldown_until = float("-inf")
-                return
-            if not err.counts_as_failure:
-                return
-            ep.failures += 1
-            ep.consecutive_failures += 1
-            ep.last_error = err.message
-            if ep.consecutive_failures >= self.failure_threshold:
-                ep.cooldown_until = self._clock() + self.cooldown_s
-                log.warning("%s @ %s: cooling down for %g s after %d consecutive failures (last: %s)",
-                            ep.model, ep.host, self.cooldown_s, ep.consecutive_failures, err.message)
+                self._pool.release(ep)
