@@ -1,0 +1,282 @@
+"""Column chunks of a battles file -> compact numpy code arrays, filtered, with the drop counts.
+
+Used by :mod:`arena_app.services.battle_files` (which reads the chunks and keeps the time order). Model
+names are numbered as they appear and renumbered by name at the end; winners map to FastChat's outcome
+codes, anything else is counted as unknown.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import repeat
+from typing import Any
+
+import numpy as np
+
+from arena_app.services.battle_readers import BattleFileError
+from arena_app.services.csv_fast import Block, Factor
+from leaderboard.categories import MULTI_TURN, category_filter
+from leaderboard.data import OUTCOME_CODES
+
+
+@dataclass
+class FileBattles:
+    models: list[str]
+    model_a: np.ndarray
+    model_b: np.ndarray
+    outcome: np.ndarray  # time-ordered (stable sort by tstamp when the file has one)
+    rows_read: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
+    unknown_winners: Counter[str] = field(default_factory=Counter)
+
+
+class BattleAccumulator:
+    """Turns column chunks into compact code arrays; keeps the drop counts."""
+
+    def __init__(self, category: str, keep_named: bool) -> None:
+        self.filter = category_filter(category)
+        self.keep_named = keep_named
+        self.model_ids: dict[str, int] = {}
+        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]] = []
+        self.rows = 0
+        self.dropped: Counter[str] = Counter()
+        self.unknown: Counter[str] = Counter()
+        self.sorted_so_far = True
+        self.last_tstamp: Any = None
+        self.any_tstamp = False
+
+    def add(
+        self,
+        model_a: Sequence[Any],
+        model_b: Sequence[Any],
+        winner: Sequence[Any],
+        *,
+        anony: Sequence[Any] | None,
+        excluded: Sequence[Any] | None,
+        tstamp: Sequence[Any] | None,
+        turn: Sequence[Any] | None,
+        tags: Sequence[Any] | None,
+        index: np.ndarray | None = None,
+    ) -> None:
+        """Add a chunk given column-wise. With ``index`` the columns hold distinct rows and row ``r`` of the
+        chunk is distinct row ``index[r]`` (the fast CSV path); ``tstamp`` is always per chunk row."""
+        n = len(model_a)
+        w = np.ones(n, dtype=np.int64) if index is None else np.bincount(index, minlength=n)
+        self.rows += int(w.sum())
+        keep = np.ones(n, dtype=bool)
+
+        def drop(reason: str, bad: np.ndarray) -> None:
+            self.dropped[reason] += int(w[keep & bad].sum())
+
+        if anony is not None and not self.keep_named:
+            ok = np.fromiter(map(_ANONY.get, anony, repeat(False)), dtype=bool, count=n)
+            if not ok.all():  # rare spellings ("True", 1.0, ...) the table does not hold
+                ok = np.fromiter(map(_is_anony, anony), dtype=bool, count=n)
+            drop("not anonymous", ~ok)
+            keep &= ok
+        if excluded is not None:
+            ok = np.fromiter(map(operator.not_, excluded), dtype=bool, count=n)
+            drop("excluded_reason set", ~ok)
+            keep &= ok
+        if self.filter.kind != "all":
+            ok = self._category_mask(n, turn, tags)
+            drop("outside the category", ~ok)
+            keep &= ok
+        try:
+            o = np.fromiter(map(_WINNER_CODES.get, winner, repeat(-1)), dtype=np.int8, count=n)
+        except TypeError:  # an unhashable winner (a list or object): unknown, and reported as such
+            o = np.array(
+                [_WINNER_CODES.get(x, -1) if isinstance(x, str) else -1 for x in winner], dtype=np.int8
+            )
+        unknown = o < 0
+        if unknown.any():
+            for k in np.flatnonzero(unknown & keep):
+                self.unknown[str(winner[int(k)])] += int(w[k])
+            keep &= ~unknown
+        bad_names = [
+            x for x in (*model_a[:1000], *model_b[:1000]) if not isinstance(x, str) and x is not None
+        ]
+        if bad_names:
+            raise BattleFileError(f"model names must be strings, got {bad_names[0]!r}")
+        for name in set(model_a).union(model_b):
+            if name not in self.model_ids and isinstance(name, str) and name:
+                self.model_ids[name] = len(self.model_ids)
+        ids = self.model_ids
+        a = np.fromiter(map(ids.get, model_a, repeat(-1)), dtype=np.int32, count=n)
+        b = np.fromiter(map(ids.get, model_b, repeat(-1)), dtype=np.int32, count=n)
+        missing = (a < 0) | (b < 0)
+        drop("missing model name", missing)
+        keep &= ~missing
+        same = a == b
+        drop("model against itself", same)
+        keep &= ~same
+        if index is not None:
+            a, b, o, keep = a[index], b[index], o[index], keep[index]
+        ts = self._tstamps(tstamp, len(keep))
+        self.parts.append((a[keep], b[keep], o[keep], ts[keep] if ts is not None else None))
+
+    def add_block(self, blk: Block) -> None:
+        """Add a numpy-parsed CSV block: every per-row decision is a table look-up on distinct values."""
+        n = blk.n
+        self.rows += n
+        keep = np.ones(n, dtype=bool)
+        f = blk.fields
+
+        def table(factor: Factor, fn: Any, dtype: Any) -> np.ndarray:
+            return (
+                np.array([fn(v) for v in factor.values], dtype=dtype)[factor.codes]
+                if n
+                else np.zeros(0, dtype)
+            )
+
+        def drop(reason: str, bad: np.ndarray) -> None:
+            self.dropped[reason] += int((keep & bad).sum())
+
+        if not self.keep_named:
+            ok = table(f["mode"], _is_anony, bool)
+            drop("not anonymous", ~ok)
+            keep &= ok
+        excluded = ~blk.empty["excluded_reason"]
+        drop("excluded_reason set", excluded)
+        keep &= ~excluded
+        if self.filter.kind == "min_turns":
+            ok = table(f["turn"], lambda v: _int(v) >= self.filter.min_turns, bool)
+            drop("outside the category", ~ok)
+            keep &= ok
+        o = table(f["winner"], lambda v: OUTCOME_CODES.get(v, -1), np.int8)
+        unknown = o < 0
+        if unknown.any():
+            counts = np.bincount(f["winner"].codes[unknown & keep], minlength=len(f["winner"].values))
+            for value, c in zip(f["winner"].values, counts.tolist(), strict=True):
+                if c:
+                    self.unknown[value] += c
+            keep &= ~unknown
+        for name in (*f["model_a"].values, *f["model_b"].values):
+            if name and name not in self.model_ids:
+                self.model_ids[name] = len(self.model_ids)
+        a = table(f["model_a"], lambda v: self.model_ids.get(v, -1), np.int32)
+        b = table(f["model_b"], lambda v: self.model_ids.get(v, -1), np.int32)
+        missing = (a < 0) | (b < 0)
+        drop("missing model name", missing)
+        keep &= ~missing
+        same = a == b
+        drop("model against itself", same)
+        keep &= ~same
+        ts = blk.tstamp
+        self.any_tstamp = True
+        if self.sorted_so_far and n:
+            ordered = False
+            if ts is not None:
+                ordered = bool(np.all(ts[1:] >= ts[:-1]))
+                last = self.last_tstamp
+                if ordered and last is not None:
+                    ordered = isinstance(last, bytes) and len(last) == ts.itemsize and last <= bytes(ts[0])
+                if ordered:
+                    self.last_tstamp = bytes(ts[-1])
+            if not ordered:
+                self.sorted_so_far = False  # read again through the csv module, parsing the times
+        self.parts.append((a[keep], b[keep], o[keep], None))
+
+    def _category_mask(self, n: int, turn: Sequence[Any] | None, tags: Sequence[Any] | None) -> np.ndarray:
+        f = self.filter
+        if f.kind == "min_turns":
+            if turn is None:
+                raise BattleFileError(f"category {MULTI_TURN} needs a 'turn' column/field in the file")
+            return np.fromiter((_int(t) >= f.min_turns for t in turn), dtype=bool, count=n)
+        if tags is None:
+            raise BattleFileError(f"category {f.tag!r} needs a 'tags' column/field in the file")
+        return np.fromiter((f.tag in _tag_list(t) for t in tags), dtype=bool, count=n)
+
+    def _tstamps(self, tstamp: Sequence[Any] | None, n: int) -> np.ndarray | None:
+        if tstamp is None:
+            return None
+        self.any_tstamp = True
+        # Most files are already in time order: check that in C and only parse when we must sort.
+        if self.sorted_so_far:
+            try:
+                # strings compare like times only at one fixed width (ISO 8601 'Z' or 10-digit seconds)
+                same_width = not isinstance(tstamp[0], str) or len(set(map(len, tstamp))) == 1
+                if isinstance(self.last_tstamp, str) and n and len(self.last_tstamp) != len(tstamp[0]):
+                    same_width = False
+                ordered = (
+                    same_width
+                    and all(map(operator.le, tstamp[:-1], tstamp[1:]))
+                    and (self.last_tstamp is None or not n or self.last_tstamp <= tstamp[0])
+                )
+            except TypeError:
+                ordered = False
+            if ordered:
+                if n:
+                    self.last_tstamp = tstamp[-1]
+                return np.zeros(n)  # placeholder, never used while sorted
+            self.sorted_so_far = False
+        try:  # numbers (FastChat's unix seconds): one C conversion
+            return np.asarray(tstamp, dtype=np.float64)
+        except (TypeError, ValueError):
+            return np.fromiter(map(_seconds, tstamp), dtype=np.float64, count=n)
+
+    def finish(self, parse_all: Iterable[Sequence[Any]] | None = None) -> FileBattles:
+        parts = self.parts
+        a = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int32)
+        b = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int32)
+        o = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int8)
+        if self.any_tstamp and not self.sorted_so_far:
+            raise NeedsSort
+        # Keep only models that still have battles, renumbered by name for a stable order.
+        used = np.zeros(len(self.model_ids), dtype=bool)
+        used[a] = True
+        used[b] = True
+        names = sorted(n for n, i in self.model_ids.items() if used[i])
+        remap = np.full(len(self.model_ids), -1, dtype=np.int32)
+        for new, name in enumerate(names):
+            remap[self.model_ids[name]] = new
+        return FileBattles(
+            names, remap[a], remap[b], o.astype(np.int64), self.rows, self.dropped, self.unknown
+        )
+
+
+class NeedsSort(Exception):
+    pass
+
+
+_ANONY = {True: True, "anony": True, "true": True}  # True == 1, so 1 is in too
+# dict.get with a default works in C; unhashable winners (lists, dicts) are mapped to "unknown" first
+_WINNER_CODES: dict[Any, int] = dict(OUTCOME_CODES)
+
+
+def _is_anony(v: Any) -> bool:
+    return v is True or v == "anony" or v == "true" or v == "True" or v == 1 or v == "1"
+
+
+def _int(v: Any) -> int:
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _tag_list(v: Any) -> list[str]:
+    if isinstance(v, list):
+        return v
+    if isinstance(v, str):
+        return [t for t in v.split(",") if t]
+    return []
+
+
+def _seconds(v: Any) -> float:
+    if isinstance(v, int | float):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            pass
+        try:
+            return datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return float("nan")
+    return float("nan")
