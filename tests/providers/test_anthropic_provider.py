@@ -163,8 +163,8 @@ def test_cancel_closes_stalled_stream(anthropic_srv: AnthropicFakeServer) -> Non
     started = time.monotonic()
     with pytest.raises(Cancelled):
         next(stream)
-    assert time.monotonic() - started < 1.0
-    assert anthropic_srv.client_closed.wait(1.0)
+    assert time.monotonic() - started < 5  # promptly: the server would stall for 30 s
+    assert anthropic_srv.client_closed.wait(5)
 
 
 def test_cancel_before_headers_closes_the_request(anthropic_srv: AnthropicFakeServer) -> None:

@@ -223,8 +223,8 @@ def test_cancel_event_closes_a_stalled_upstream_promptly(openai_srv: OpenAIFakeS
     started = time.monotonic()
     with pytest.raises(Cancelled):
         next(stream)
-    assert time.monotonic() - started < 1.0
-    assert openai_srv.client_closed.wait(1.0), "server did not see the connection close"
+    assert time.monotonic() - started < 5  # promptly: the server would stall for 30 s
+    assert openai_srv.client_closed.wait(5), "server did not see the connection close"
     assert openai_srv.requests[0].client_closed
 
 
@@ -300,8 +300,8 @@ def test_cancel_closes_a_non_streaming_request_still_being_computed(openai_srv: 
     started = time.monotonic()
     with pytest.raises(Cancelled):
         list(provider(openai_srv, streaming=False).stream(MESSAGES, GenerationParams(), cancel=cancel))
-    assert time.monotonic() - started < 2
-    assert openai_srv.client_closed.wait(1), "server did not see the connection close"
+    assert time.monotonic() - started < 5  # promptly: the answer would take 30 s
+    assert openai_srv.client_closed.wait(5), "server did not see the connection close"
 
 
 def test_provider_is_reusable_after_an_aborted_request(openai_srv: OpenAIFakeServer) -> None:

@@ -285,7 +285,7 @@ def test_cancel_while_waiting_for_a_slot(servers: list[OpenAIFakeServer]) -> Non
     started = time.monotonic()
     with pytest.raises(Cancelled):
         list(reg.stream("m", MSGS, cancel=cancel))
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 5  # promptly: the queue timeout is 30 s
     first.close()  # type: ignore[attr-defined]
     assert len(srv.requests) == 1
 
