@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import operator
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import repeat
@@ -108,12 +108,7 @@ class BattleAccumulator:
         ids = self.model_ids
         a = np.fromiter(map(ids.get, model_a, repeat(-1)), dtype=np.int32, count=n)
         b = np.fromiter(map(ids.get, model_b, repeat(-1)), dtype=np.int32, count=n)
-        missing = (a < 0) | (b < 0)
-        drop("missing model name", missing)
-        keep &= ~missing
-        same = a == b
-        drop("model against itself", same)
-        keep &= ~same
+        keep &= _paired(a, b, drop)
         if index is not None:
             a, b, o, keep = a[index], b[index], o[index], keep[index]
         ts = self._tstamps(tstamp, len(keep))
@@ -160,12 +155,7 @@ class BattleAccumulator:
                 self.model_ids[name] = len(self.model_ids)
         a = table(f["model_a"], lambda v: self.model_ids.get(v, -1), np.int32)
         b = table(f["model_b"], lambda v: self.model_ids.get(v, -1), np.int32)
-        missing = (a < 0) | (b < 0)
-        drop("missing model name", missing)
-        keep &= ~missing
-        same = a == b
-        drop("model against itself", same)
-        keep &= ~same
+        keep &= _paired(a, b, drop)
         ts = blk.tstamp
         self.any_tstamp = True
         if self.sorted_so_far and n:
@@ -237,6 +227,15 @@ class BattleAccumulator:
         return FileBattles(
             names, remap[a], remap[b], o.astype(np.int64), self.rows, self.dropped, self.unknown
         )
+
+
+def _paired(a: np.ndarray, b: np.ndarray, drop: Callable[[str, np.ndarray], None]) -> np.ndarray:
+    """Rows whose two model names are known and different; the others are counted through ``drop``."""
+    missing = (a < 0) | (b < 0)
+    drop("missing model name", missing)
+    same = (a == b) & ~missing
+    drop("model against itself", same)
+    return ~(missing | same)
 
 
 class NeedsSort(Exception):

@@ -175,3 +175,26 @@ def test_json_streams_flat_rows_in_pieces_and_restarts_whole_for_nested_rows(tmp
     assert (
         again.model_a.tolist() == whole.model_a.tolist() and again.outcome.tolist() == whole.outcome.tolist()
     )
+
+
+def test_rows_without_two_different_models_are_dropped_and_counted_in_every_format(tmp_path):
+    rows = [
+        {"model_a": "x", "model_b": "y", "winner": "model_a", "anony": True, "tstamp": 1.0},
+        {"model_a": "x", "model_b": "", "winner": "model_a", "anony": True, "tstamp": 2.0},
+        {"model_a": "y", "model_b": "y", "winner": "tie", "anony": True, "tstamp": 3.0},
+        {"model_a": "y", "model_b": "x", "winner": "model_b", "anony": True, "tstamp": 4.0},
+    ]
+    js = tmp_path / "battles.json"
+    js.write_text(json.dumps(rows))
+    header = "vote_id,battle_id,tstamp,mode,model_a,model_b,winner,turn,excluded_reason,judge,tags"
+    lines = [
+        f"{i},{i},2026-01-01T00:00:0{i}Z,anony,{r['model_a']},{r['model_b']},{r['winner']},1,,h,"
+        for i, r in enumerate(rows, start=1)
+    ]
+    csv_path = tmp_path / "votes.csv"
+    csv_path.write_text("\n".join([header, *lines]) + "\n")
+    for path in (js, csv_path):  # the generic column path and the CSV block parser
+        fb = read_battles(path)
+        assert fb.rows_read == 4, path
+        assert fb.dropped["missing model name"] == 1 and fb.dropped["model against itself"] == 1, path
+        assert fb.models == ["x", "y"] and fb.model_a.tolist() == [0, 1] and fb.outcome.tolist() == [0, 1]
