@@ -47,11 +47,10 @@ def _say(message: str) -> None:
 
 def prepare_database(url: str) -> None:
     """Auto-migrate SQLite; refuse a behind non-SQLite database with the command that fixes it."""
-    from sqlalchemy.engine import make_url
-
+    from arena_app.storage.db import parse_url
     from arena_app.storage.migrate import current, ensure_schema, head_revision
 
-    if make_url(url).get_backend_name() == "sqlite":
+    if parse_url(url).get_backend_name() == "sqlite":
         ensure_schema(url)
         return
     rev, head = current(url), head_revision()
@@ -119,6 +118,14 @@ def _recompute_loop(services: Any, every: float, stop: threading.Event) -> None:
         stop.wait(every)
 
 
+def configure_logging() -> None:
+    """INFO for the app; the HTTP clients and Alembic only from WARNING on."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # httpx2/httpcore2 (what the SDKs use) log every request URL at INFO, credentials in an api_base included
+    for noisy in ("httpx", "httpcore", "httpx2", "httpcore2", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 def _stop_on_sigterm() -> None:
     """Treat SIGTERM (docker stop, systemd) like Ctrl+C, so the demo workers and the DB pool are closed."""
 
@@ -132,9 +139,7 @@ def _stop_on_sigterm() -> None:
 def run(args: argparse.Namespace, settings: ArenaSettings) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "httpcore", "alembic.runtime.migration"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging()
     prepare_database(settings.database_url)
     # uvicorn (under Gradio) rewrites the client address from X-Forwarded-For for peers in
     # FORWARDED_ALLOW_IPS, by default loopback. Make --trusted-proxies the only source of that trust.

@@ -63,6 +63,11 @@ class RecommendedConfig(BaseModel):
     extra_body: dict[str, Any] | None = None
 
 
+def _shown(url: str) -> str:
+    """``url`` for an error message: errors are logged and shown, so a ``user:password@`` part is masked."""
+    return re.sub(r"^([^/@\s]*//)?[^/@\s]*@", lambda m: (m.group(1) or "") + "***@", url)
+
+
 class EndpointEntry(BaseModel):
     """One model of the endpoint file. FastChat fields first, then this arena's extensions."""
 
@@ -117,9 +122,7 @@ class EndpointEntry(BaseModel):
             raise ValueError("api_base must be a URL or a non-empty list of URLs")
         for url in urls:
             if not re.match(r"^https?://[^/\s]+", url):
-                # errors are logged and shown: never repeat a user:password@ part of the URL
-                shown = re.sub(r"^([^/@\s]*//)?[^/@\s]*@", lambda m: (m.group(1) or "") + "***@", url)
-                raise ValueError(f"api_base '{shown}' is not an http:// or https:// URL")
+                raise ValueError(f"api_base '{_shown(url)}' is not an http:// or https:// URL")
         if len(set(urls)) != len(urls):
             raise ValueError("api_base lists the same URL twice")
         return value
@@ -147,8 +150,8 @@ class EndpointEntry(BaseModel):
             for url in self.api_bases():
                 if url.rstrip("/").endswith("/v1") or url.rstrip("/").endswith("/v1/messages"):
                     raise ValueError(
-                        f"api_base '{url}' must not end in /v1 for api_type {self.api_type} (the anthropic "
-                        "SDK appends /v1/messages itself); use e.g. https://api.anthropic.com"
+                        f"api_base '{_shown(url)}' must not end in /v1 for api_type {self.api_type} "
+                        "(the anthropic SDK appends /v1/messages itself); use e.g. https://api.anthropic.com"
                     )
         if self.first_token_timeout_s > self.timeout_s:
             raise ValueError("first_token_timeout_s is longer than timeout_s (the total limit)")

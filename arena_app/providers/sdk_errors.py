@@ -13,6 +13,8 @@ import logging
 import re
 from typing import Any
 
+import httpx2
+
 from arena_app.providers.base import Timeouts
 from arena_app.providers.errors import (
     AuthenticationFailed,
@@ -138,7 +140,8 @@ def _translate(
                 f"The model's server could not be reached within {timeouts.connect_s:g} s.", retryable=True
             )
         return ProviderTimeout("The model stopped sending its answer (the server went silent).")
-    if "Connection" in name:
+    # openai wraps a dropped connection in APIConnectionError; anthropic lets httpx2's own errors through
+    if "Connection" in name or isinstance(exc, httpx2.TransportError):
         if started:
             return StreamInterrupted("The model's answer broke off: the connection to its server was lost.")
         return UpstreamUnavailable(

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,15 +26,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(database_url: str, **kwargs: Any) -> Engine:
-    """Create an engine for ``database_url``; raises :class:`ConfigurationError` for a malformed URL."""
+def parse_url(database_url: str) -> URL:
+    """The parsed URL; raises :class:`ConfigurationError` for a malformed one."""
     try:
-        url = make_url(database_url)
-    except ArgumentError as exc:
+        return make_url(database_url)
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
+        # never echo the string: a malformed URL may still carry a password
         raise ConfigurationError(
-            f"invalid database URL {database_url!r}: expected e.g. sqlite:///arena.db or "
+            "invalid database URL: expected e.g. sqlite:///arena.db or "
             "postgresql+psycopg://user@host:5432/dbname"
         ) from exc
+
+
+def make_engine(database_url: str, **kwargs: Any) -> Engine:
+    """Create an engine for ``database_url``; raises :class:`ConfigurationError` for a malformed URL."""
+    url = parse_url(database_url)
     if url.get_backend_name() == "sqlite":
         kwargs.setdefault("connect_args", {}).setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
     else:
@@ -70,7 +76,7 @@ def safe_url(database_url: str) -> str:
     """The URL with any password masked, for messages and logs."""
     try:
         return make_url(database_url).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return "<invalid URL>"
 
 

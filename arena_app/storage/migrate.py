@@ -103,7 +103,7 @@ def missing_sqlite_file(url: str) -> str | None:
     """
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return None  # not a URL at all: connecting reports that with the usual message
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None

@@ -98,6 +98,7 @@ def test_export_votes_end_to_end(db_url: str, tmp_path: Path, capsys: pytest.Cap
     ("argv", "expected"),
     [
         (["--database-url", "not a url", "db", "current"], "invalid database URL"),
+        (["--database-url", "postgresql+psycopg://u@h:abc/db", "db", "current"], "invalid database URL"),
         (["--database-url", "mysql+nodriver://u@h/db", "db", "upgrade"], "cannot use database URL"),
         (
             ["--database-url", "postgresql+psycopg://postgres@127.0.0.1:1/x", "db", "current"],
@@ -165,6 +166,10 @@ def test_secret_password_not_echoed(capsys: pytest.CaptureFixture[str]) -> None:
         capsys, "--database-url", "postgresql+psycopg://u:hunter2@127.0.0.1:1/x", "db", "current"
     )
     assert code == 1 and "hunter2" not in err and "***" in err
+    for malformed in ("postgresql+psycopg//u:hunter2@h/db", "postgresql+psycopg://u:hunter2@h:port/db"):
+        for argv in (["db", "current"], ["export", "votes", "--out", "/tmp/never-written.csv"]):
+            code, _, err = _arena(capsys, "--database-url", malformed, *argv)
+            assert code == 1 and "invalid database URL" in err and "hunter2" not in err, err
 
 
 def test_unknown_subcommand_exits_2(capsys: pytest.CaptureFixture[str]) -> None:

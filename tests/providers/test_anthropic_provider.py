@@ -135,10 +135,19 @@ def test_error_event_before_text_is_retryable_unavailable(anthropic_srv: Anthrop
     assert str(info.value) == "The model's server failed (overloaded_error); try again in a moment."
 
 
-def test_disconnect_mid_stream(anthropic_srv: AnthropicFakeServer) -> None:
+def test_disconnect_mid_stream(anthropic_srv: AnthropicFakeServer, caplog: pytest.LogCaptureFixture) -> None:
     anthropic_srv.enqueue(Reply.text("one two three", disconnect_after=1))
-    with pytest.raises(StreamInterrupted):
+    with pytest.raises(StreamInterrupted) as info:
         list(provider(anthropic_srv).stream(MESSAGES, GenerationParams()))
+    assert str(info.value) == "The model's answer broke off: the connection to its server was lost."
+    assert "unexpected" not in caplog.text  # an ordinary network failure, not a bug with a traceback
+
+
+def test_disconnect_before_any_text_is_retryable(anthropic_srv: AnthropicFakeServer) -> None:
+    anthropic_srv.enqueue(Reply.text("one two three", disconnect_after=0))
+    with pytest.raises(UpstreamUnavailable) as info:
+        list(provider(anthropic_srv).stream(MESSAGES, GenerationParams()))
+    assert info.value.retryable
 
 
 def test_malformed_event(anthropic_srv: AnthropicFakeServer) -> None:

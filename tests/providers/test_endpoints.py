@@ -231,3 +231,10 @@ def test_invalid_api_base_error_does_not_repeat_credentials() -> None:
     message = str(info.value)
     assert "api_base 'htp://***@host:1/v1' is not an http:// or https:// URL" in message
     assert "hunter2" not in message and "user:" not in message
+    with pytest.raises(EndpointFileError) as info:
+        parse_endpoints(
+            {"c": {"api_type": "anthropic", "api_base": "https://user:hunter2@proxy.example/v1"}}
+        )
+    message = str(info.value)
+    assert "api_base 'https://***@proxy.example/v1' must not end in /v1" in message
+    assert "hunter2" not in message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -270,6 +271,21 @@ def test_credentials_in_api_base_are_not_shown(servers: list[OpenAIFakeServer]) 
     assert reg.models()[0].endpoints == (host,)
     dumped = repr(reg.models()) + repr(reg.health_report()) + repr(reg)
     assert "proxy-pass-4242" not in dumped and "proxyuser" not in dumped
+
+
+
+def test_serve_logging_never_shows_request_urls_with_credentials(
+    servers: list[OpenAIFakeServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    from arena_app.cli.serve import configure_logging
+
+    configure_logging()  # what `arena serve` does: the SDKs' HTTP client would log each URL at INFO
+    base = servers[0].base_url.replace("http://", "http://proxyuser:proxy-pass-4242@")
+    reg = ModelRegistry.from_mapping({"m": entry(base)}, env=ENV)
+    with caplog.at_level(logging.INFO):
+        list(reg.stream("m", MSGS))
+    assert len(servers[0].requests) == 1
+    assert "proxy-pass-4242" not in caplog.text
 
 
 def test_cancel_while_waiting_for_a_slot(servers: list[OpenAIFakeServer]) -> None:
