@@ -8,9 +8,10 @@ Precedence: CLI flag > environment variable > default.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SQLITE_FILE = "arena.db"
 
@@ -37,14 +38,15 @@ class ArenaSettings(BaseSettings):
         description="Secret salt for hashing client addresses. If empty, a random salt is generated once "
         "and stored in the database (so hashes stay stable across restarts).",
     )
-    trusted_proxies: list[str] = Field(
+    # NoDecode: the env var is comma-separated like the flag, not JSON (see _comma_separated)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated proxy addresses/CIDRs whose X-Forwarded-For header is trusted.",
     )
     max_turns: int = Field(default=10, ge=1, description="Most user turns in one battle or chat.")
     max_input_chars: int = Field(default=8000, ge=1, description="Longest user message, in characters.")
     max_new_tokens: int = Field(default=1024, ge=1, description="Default output token limit per answer.")
-    identity_words: list[str] = Field(
+    identity_words: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Extra comma-separated words (model or organization names) whose mention in an answer "
         "excludes a battle vote as an identity leak; names from the endpoint file are always included.",
@@ -69,6 +71,15 @@ class ArenaSettings(BaseSettings):
         default=Path.home() / ".cache" / "llm-arena",
         description="Where converted demo models and other caches live (never inside the repository).",
     )
+
+
+    @field_validator("trusted_proxies", "identity_words", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        """``a, b,c`` (environment variable or flag) -> ``["a", "b", "c"]``; lists pass through."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
 
 def load_settings(**overrides: object) -> ArenaSettings:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 from pydantic import SecretStr
 
 from arena_app.settings import ArenaSettings
 
-LIST_FIELDS = {"trusted_proxies", "identity_words"}
 # Readable placeholders in --help; anything not listed falls back to one derived from the field type.
 METAVARS = {
     "database_url": "URL",
@@ -69,12 +68,8 @@ def settings_parent_parser() -> argparse.ArgumentParser:
             kwargs.update(nargs="?", const=True)  # a bare `--demo` means true
         else:
             kwargs["metavar"] = _metavar(name, annotation)
-        if name in LIST_FIELDS:
-            kwargs["type"] = lambda s: [part.strip() for part in s.split(",") if part.strip()]
-        elif annotation in (int, float):
+        if annotation in (int, float):
             kwargs["type"] = annotation
-        elif int in get_args(annotation) or float in get_args(annotation):
-            kwargs["type"] = float
         group.add_argument(flag, **kwargs)
     return parent
 

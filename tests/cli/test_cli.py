@@ -243,3 +243,18 @@ def test_progress_is_shown_on_a_terminal_only(sqlite_url: str, tmp_path: Path) -
     piped = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert piped.returncode == 0
     assert "exporting votes" not in piped.stderr and "exported 1 votes" in piped.stderr
+
+
+def test_list_settings_are_comma_separated_in_the_environment_and_on_the_command_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from arena_app.cli.main import build_parser
+    from arena_app.cli.settings_flags import settings_overrides
+    from arena_app.settings import load_settings
+
+    monkeypatch.setenv("ARENA_TRUSTED_PROXIES", "10.0.0.1, 10.0.0.0/8")
+    monkeypatch.setenv("ARENA_IDENTITY_WORDS", "zephyr")
+    settings = load_settings()
+    assert settings.trusted_proxies == ["10.0.0.1", "10.0.0.0/8"] and settings.identity_words == ["zephyr"]
+    args = build_parser().parse_args(["--identity-words", "a,b ,", "db", "current"])
+    assert load_settings(**settings_overrides(args)).identity_words == ["a", "b"]
