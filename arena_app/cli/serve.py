@@ -168,7 +168,11 @@ def run(args: argparse.Namespace, settings: ArenaSettings) -> int:
         from arena_app.services.app_services import create_services
         from arena_app.ui.app import LAUNCH_KWARGS, build_app
 
-        registry = ModelRegistry.from_mapping(mapping) if mapping else ModelRegistry.empty()
+        registry = (
+            ModelRegistry.from_mapping(mapping, default_max_new_tokens=settings.max_new_tokens)
+            if mapping
+            else ModelRegistry.empty()
+        )
         close_registry = getattr(registry, "close", None)
         if callable(close_registry):
             cleanup.callback(close_registry)

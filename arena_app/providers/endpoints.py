@@ -176,9 +176,13 @@ class EndpointEntry(BaseModel):
             connect_s=self.connect_timeout_s, first_token_s=self.first_token_timeout_s, total_s=self.timeout_s
         )
 
-    def generation_params(self) -> GenerationParams:
+    def generation_params(self, default_max_new_tokens: int | None = None) -> GenerationParams:
+        """``recommended_config`` over the defaults; ``default_max_new_tokens`` is the operator's limit
+        (``ARENA_MAX_NEW_TOKENS``) for entries that set none."""
         rc = self.recommended_config
         defaults = GenerationParams()
+        if default_max_new_tokens is not None:
+            defaults = GenerationParams(max_new_tokens=default_max_new_tokens)
         return GenerationParams(
             temperature=defaults.temperature if rc.temperature is None else rc.temperature,
             top_p=defaults.top_p if rc.top_p is None else rc.top_p,

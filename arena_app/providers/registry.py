@@ -100,6 +100,7 @@ class ModelRegistry:
         cooldown_s: float = 60.0,
         retry_backoff_s: float = 0.5,
         missing_keys: Literal["error", "skip", "keep"] = "error",
+        default_max_new_tokens: int | None = None,
         providers: Mapping[str, ProviderFactory] | None = None,
     ) -> None:
         env = os.environ if env is None else env
@@ -127,7 +128,8 @@ class ModelRegistry:
             info = ModelInfo(
                 name=name, model_name=model_name, api_type=entry.api_type, organization=entry.organization,
                 license=entry.license, link=entry.link, description=entry.description, weight=entry.weight,
-                battle=entry.in_battles, chat=entry.in_chat, params=entry.generation_params(),
+                battle=entry.in_battles, chat=entry.in_chat,
+                params=entry.generation_params(default_max_new_tokens),
                 endpoints=tuple(ep.host for ep in endpoints), text_arena=entry.text_arena,
                 vision_arena=entry.vision_arena, custom_system_prompt=entry.custom_system_prompt,
             )

@@ -71,11 +71,9 @@ class ModelPicker:
         raise InputRejected(f"Model {name!r} is not available; pick one from the list.")
 
     def params_for(self, model: Any) -> GenerationParams:
-        """The model's recommended parameters from the endpoint file, else defaults."""
-        params = getattr(model, "params", None) or getattr(model, "recommended", None)
-        if isinstance(params, GenerationParams):
-            return params
-        return GenerationParams(max_new_tokens=self._max_new_tokens)
+        """The model's parameters: its endpoint entry's recommended_config over the registry's defaults."""
+        params: GenerationParams = model.params
+        return params
 
     def user_params(self, temperature: float, top_p: float, max_new_tokens: int) -> GenerationParams:
         """Parameters chosen in the UI, clamped to sane ranges (the sliders already enforce them)."""

@@ -69,7 +69,9 @@ def make_services(sqlite_url: str, fake_openai: OpenAIFakeServer) -> Iterator[Ca
         overrides.setdefault("client_id_salt", "test-salt")
         overrides.setdefault("database_url", sqlite_url)
         settings = load_settings(**overrides)
-        registry = ModelRegistry.from_mapping(endpoints or endpoints_for(fake_openai.base_url))
+        registry = ModelRegistry.from_mapping(  # as `arena serve` builds it
+            endpoints or endpoints_for(fake_openai.base_url), default_max_new_tokens=settings.max_new_tokens
+        )
         services = create_services(settings, registry, rng=np.random.default_rng(seed))
         made.append(services)
         return services

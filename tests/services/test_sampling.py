@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from arena_app.services.app_services import AppServices
+from arena_app.services.client_id import ClientIdentity
 from arena_app.services.sampling import NoModelsAvailable, sample_pair
 from tests.services.conftest import endpoints_for
 
@@ -67,3 +68,16 @@ def test_registry_rules_chat_only_and_zero_weight_never_battle(
     assert seen["heavy"] > seen["alpha"]
     assert "heavy" not in services.picker.chat_names()  # anony_only: battles only
     assert "gamma" in services.picker.chat_names()
+
+
+def test_battles_use_the_operator_token_limit_unless_the_entry_sets_one(
+    make_services: Callable[..., AppServices], fake_openai
+) -> None:
+    from tests.services.helpers import drain
+
+    endpoints = endpoints_for(fake_openai.base_url)
+    endpoints["beta"]["recommended_config"] = {"max_new_tokens": 200}
+    services = make_services(endpoints, max_new_tokens=77)  # ARENA_MAX_NEW_TOKENS=77
+    drain(services.battle.send(services.battle.new_state(), "hi", ClientIdentity("s", "h")))
+    sent = {r.body["model"]: r.body["max_tokens"] for r in fake_openai.requests[-2:]}
+    assert sent == {"alpha-up": 77, "beta-up": 200}
