@@ -58,13 +58,21 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def _url_of(session: Session) -> str:
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    return engine.url.render_as_string(hide_password=True)
+
+
 @contextmanager
 def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One transaction: commit on success, roll back on any error."""
+    """One transaction: commit on success, roll back on any error. Driver errors come out translated
+    (:func:`database_errors`), so callers (the UI) can tell a database outage from a bug."""
     session = factory()
     try:
-        yield session
-        session.commit()
+        with database_errors(_url_of(session)):
+            yield session
+            session.commit()
     except BaseException:
         session.rollback()
         raise

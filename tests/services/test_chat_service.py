@@ -102,7 +102,11 @@ def test_chat_unknown_model_and_error(services: AppServices, script: Script, cli
 def test_chat_send_storage_failure_leaves_no_dangling_conversation(
     services: AppServices, client: ClientIdentity, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A failed first send rolls the new conversation back; the retry must create a fresh one."""
+    """A failed first send rolls the new conversation back; the retry must create a fresh one. The
+    driver's own error (what a lost connection raises) comes out as DatabaseUnavailableError, the error
+    the UI turns into "the database is not available"."""
+    from sqlalchemy.exc import OperationalError
+
     from arena_app.storage import api
     from arena_app.storage.errors import DatabaseUnavailableError
 
@@ -112,7 +116,7 @@ def test_chat_send_storage_failure_leaves_no_dangling_conversation(
     real = api.add_user_message
 
     def failing(*args: object, **kwargs: object) -> object:
-        raise DatabaseUnavailableError("down")
+        raise OperationalError("INSERT INTO messages ...", {}, Exception("server closed the connection"))
 
     monkeypatch.setattr(api, "add_user_message", failing)
     with pytest.raises(DatabaseUnavailableError):
