@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,6 +33,7 @@ from typing import IO, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from arena_app.services.output_files import OutputPathError, atomic_text_file, check_output_path
 from arena_app.storage.export_queries import (
     DEFAULT_BATCH_SIZE,
     ExportedVote,
@@ -102,19 +101,6 @@ def parse_when(text: str, what: str = "date") -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def check_output_path(out: Path) -> None:
-    """Fail early, with the fix, when ``out`` cannot be written."""
-    parent = out.parent  # Path("votes.csv").parent is Path(".")
-    if out.is_dir():
-        raise ExportError(f"cannot write {out}: it is a directory")
-    if not parent.is_dir():
-        raise ExportError(f"cannot write {out}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ExportError(f"cannot write {out}: no permission to create files in {parent}")
-    if out.exists() and not os.access(out, os.W_OK):
-        raise ExportError(f"cannot write {out}: the existing file is read-only")
-
-
 def _record(vote: ExportedVote, with_conversations: bool) -> dict[str, Any]:
     row: dict[str, Any] = {
         "vote_id": vote.vote_id,
@@ -173,35 +159,25 @@ def export_votes(
     """Write the votes matching ``options`` to ``out`` atomically; returns the number of rows written."""
     vote_filter = options.vote_filter()
     out = Path(out)
-    check_output_path(out)
+    try:
+        check_output_path(out)
+    except OutputPathError as exc:
+        raise ExportError(str(exc)) from exc
     columns = COLUMNS + (CONVERSATION_COLUMNS if options.with_conversations else ())
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    except OSError as exc:
-        raise ExportError(f"cannot write {out}: {exc.strerror or exc}") from exc
-    tmp = Path(tmp_name)
     rows = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            sink = _CsvSink(fh, columns) if options.fmt == "csv" else _JsonlSink(fh)
-            with factory() as session:
-                total = count_votes(session, vote_filter) if count_total else None
-                if progress:
-                    progress(0, total)
-                for vote in stream_votes(
-                    session, vote_filter, with_conversations=options.with_conversations, batch_size=batch_size
-                ):
-                    sink.write(_record(vote, options.with_conversations))
-                    rows += 1
-                    if progress and rows % batch_size == 0:
-                        progress(rows, total)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_text_file(out) as fh:
+        sink = _CsvSink(fh, columns) if options.fmt == "csv" else _JsonlSink(fh)
+        with factory() as session:
+            total = count_votes(session, vote_filter) if count_total else None
+            if progress:
+                progress(0, total)
+            for vote in stream_votes(
+                session, vote_filter, with_conversations=options.with_conversations, batch_size=batch_size
+            ):
+                sink.write(_record(vote, options.with_conversations))
+                rows += 1
+                if progress and rows % batch_size == 0:
+                    progress(rows, total)
     if progress:
         progress(rows, rows)
     return rows

@@ -5,13 +5,12 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from arena_app.services.output_files import atomic_text_file, check_output_path
 from leaderboard.compute import LeaderboardResult
 
 
@@ -72,10 +71,12 @@ STYLE_COLUMNS = ("style_rating", "style_lower", "style_upper")
 
 
 def check_out_path(out: Path) -> str:
-    """The suffix of an --out path (.csv or .json); ValueError otherwise. Called before computing, too."""
+    """The suffix of an --out path (.csv or .json); ValueError or OutputPathError otherwise. Called before
+    computing, so a bad path fails before the fit, not after it."""
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".json"):
         raise ValueError(f"--out must end in .csv or .json, got {out.name!r}")
+    check_output_path(out)
     return suffix
 
 
@@ -85,23 +86,15 @@ def write_ratings(result: LeaderboardResult, out: Path, *, style: bool = False, 
     suffix = check_out_path(out)
     rows = table_rows(result, style=style, min_votes=min_votes)
     columns = OUT_COLUMNS + (STYLE_COLUMNS if style else ())
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{out.name}.", suffix=".tmp", dir=out.parent if str(out.parent) else "."
-    )
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            clean = [{c: _json_value(r.get(c)) for c in columns} for r in rows]
-            if suffix == ".csv":
-                w = csv.DictWriter(fh, fieldnames=list(columns))
-                w.writeheader()
-                w.writerows({k: ("" if v is None else v) for k, v in r.items()} for r in clean)
-            else:
-                json.dump(clean, fh, indent=1, allow_nan=False)
-                fh.write("\n")
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    clean = [{c: _json_value(r.get(c)) for c in columns} for r in rows]
+    with atomic_text_file(out) as fh:
+        if suffix == ".csv":
+            w = csv.DictWriter(fh, fieldnames=list(columns))
+            w.writeheader()
+            w.writerows({k: ("" if v is None else v) for k, v in r.items()} for r in clean)
+        else:
+            json.dump(clean, fh, indent=1, allow_nan=False)
+            fh.write("\n")
     return len(rows)
 
 

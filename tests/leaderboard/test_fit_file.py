@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +95,12 @@ def test_cli_fit_writes_csv_and_json_tables_and_reports_unknown_winners(tmp_path
     cap = capsys.readouterr()
     assert "must end in .csv or .json" in cap.err
     assert "battles used" not in cap.out  # refused before fitting
+    missing_dir = tmp_path / "no-such-dir" / "ratings.csv"
+    assert main(["leaderboard", "fit", str(path), "--out", str(missing_dir)]) == 1
+    cap = capsys.readouterr()
+    assert f"directory {missing_dir.parent} does not exist" in cap.err
+    assert "battles used" not in cap.out  # refused before fitting, naming the directory, not a temp file
+    assert oct(out_json.stat().st_mode & 0o777) == oct(0o666 & ~_umask())  # not mkstemp's 0600
 
 
 @pytest.mark.parametrize(
@@ -198,3 +205,9 @@ def test_rows_without_two_different_models_are_dropped_and_counted_in_every_form
         assert fb.rows_read == 4, path
         assert fb.dropped["missing model name"] == 1 and fb.dropped["model against itself"] == 1, path
         assert fb.models == ["x", "y"] and fb.model_a.tolist() == [0, 1] and fb.outcome.tolist() == [0, 1]
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
