@@ -191,10 +191,10 @@ def _recompute(args: argparse.Namespace, settings: ArenaSettings) -> int:
         if tty:
             sys.stderr.write("\r\x1b[K")
     for out in outcomes:
-        if out.snapshot_id is None:
+        res = out.result
+        if res is None:
             print(f"category {out.category}: no counted votes; no snapshot stored")
             continue
-        res = out.result
         print(
             f"category {out.category}: {out.vote_count:,} votes, {len(res.models)} models, "
             f"{res.params['ci']} intervals, snapshot {out.snapshot_id}, {out.seconds:.1f} s"

@@ -44,7 +44,7 @@ class RecomputeOutcome:
     category: str
     vote_count: int
     snapshot_id: int | None  # None when the category has no counted votes (nothing stored)
-    result: LeaderboardResult
+    result: LeaderboardResult | None  # None when the category has no counted votes (nothing computed)
     seconds: float
 
 
@@ -111,18 +111,23 @@ def recompute(
                     s, cat, style=params.compute.style_control, online_elo=params.online_elo
                 )
             loaded.append((cat, data, votes, time.perf_counter() - t0))
+    anchor = params.compute.anchor_model
+    for cat, data, votes, _ in loaded:  # refuse before any snapshot is stored, not halfway through
+        if votes and anchor is not None and anchor not in data.models:
+            raise ValueError(f"anchor model {anchor!r} has no counted battles in category {cat!r}")
     for cat, data, votes, read_s in loaded:
+        if not votes:  # nothing to rank and nothing stored
+            outcomes.append(RecomputeOutcome(cat, 0, None, None, read_s))
+            continue
         t0 = time.perf_counter()
         cb = _tagged(progress, cat) if progress else None
         result = compute_leaderboard(data, params.compute, progress=cb)
         result.timings["read_s"] = read_s
-        snapshot_id = None
-        if votes:
-            stored = {"category": cat, "online_elo": params.online_elo, **params.compute.to_json()}
-            with session_scope(session_factory) as s:
-                snapshot_id = api.save_snapshot(
-                    s, category=cat, params=stored, vote_count=votes, result=result.to_json()
-                ).id
+        stored = {"category": cat, "online_elo": params.online_elo, **params.compute.to_json()}
+        with session_scope(session_factory) as s:
+            snapshot_id = api.save_snapshot(
+                s, category=cat, params=stored, vote_count=votes, result=result.to_json()
+            ).id
         outcomes.append(RecomputeOutcome(cat, votes, snapshot_id, result, read_s + time.perf_counter() - t0))
     return outcomes
 

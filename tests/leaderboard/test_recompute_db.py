@@ -119,6 +119,18 @@ def test_cli_recompute_and_show(seeded, capsys, tmp_path):
     assert _snapshot_count(engine) == snapshots  # refused before anything was computed or stored
 
 
+def test_recompute_all_with_an_anchor_skips_empty_categories(seeded, capsys):
+    url, engine, _ = seeded
+    argv = ["leaderboard", "recompute", "--database-url", url, "--rounds", "5", "--category", "all"]
+    assert main([*argv, "--anchor", "model-00=1114"]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "category long_prompt: no counted votes; no snapshot stored" in out  # nothing to anchor there
+    assert "category overall:" in out and "category code:" in out
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT DISTINCT category FROM leaderboard_snapshots")).scalars().all()
+    assert "long_prompt" not in stored and {"overall", "code"} <= set(stored)
+
+
 def _snapshot_count(engine):
     with engine.connect() as conn:
         return conn.execute(text("SELECT count(*) FROM leaderboard_snapshots")).scalar_one()
