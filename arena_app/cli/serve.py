@@ -9,17 +9,21 @@ warning), optionally starts the offline demo workers (``--demo``) and a periodic
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import signal
 import sys
 import threading
+from collections.abc import Mapping
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arena_app.settings import ArenaSettings
+
+if TYPE_CHECKING:  # the providers import the SDKs: load them only when serving
+    from arena_app.providers.endpoints import EndpointConfig
+    from arena_app.providers.registry import ModelRegistry
 
 log = logging.getLogger("arena.serve")
 
@@ -61,29 +65,37 @@ def prepare_database(url: str) -> None:
         )
 
 
-def endpoint_mapping(settings: ArenaSettings) -> dict[str, Any]:
-    """The endpoint file as a mapping, without entries whose key environment variable is unset."""
+def endpoint_config(settings: ArenaSettings) -> EndpointConfig | None:
+    """The endpoint file (``--endpoints``, else ./api_endpoints.json if present), read and validated by the
+    providers' loader (duplicate keys, line and column of bad JSON, errors named after the file)."""
+    from arena_app.providers.endpoints import load_endpoint_file
+
     path = settings.endpoints_file
     if path is None and Path("api_endpoints.json").exists():
         path = Path("api_endpoints.json")
-    if path is None:
-        return {}
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise RuntimeError(f"endpoint file {path} does not exist (check --endpoints)") from exc
-    except json.JSONDecodeError as exc:
-        raise RuntimeError(f"endpoint file {path} is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise RuntimeError(f"endpoint file {path} must hold a JSON object keyed by model name")
-    kept: dict[str, Any] = {}
-    for name, entry in data.items():
-        env = entry.get("api_key_env") if isinstance(entry, dict) else None
-        if env and not os.environ.get(str(env)):
-            _say(f"warning: skipping model {name!r}: environment variable {env} (its API key) is not set")
-            continue
-        kept[name] = entry
-    return kept
+    return None if path is None else load_endpoint_file(path)
+
+
+def build_registry(
+    settings: ArenaSettings, file_config: EndpointConfig | None, demo: Mapping[str, Any] | None = None
+) -> ModelRegistry:
+    """The demo entries (if any) and the file's entries (which win on a name clash); entries whose key
+    environment variable is unset are left out with a warning."""
+    from arena_app.providers.endpoints import EndpointConfig, parse_endpoints
+    from arena_app.providers.registry import ModelRegistry
+
+    entries = dict(parse_endpoints(dict(demo), "demo models").entries) if demo else {}
+    if file_config is not None:
+        entries.update(file_config.entries)
+    if not entries:
+        return ModelRegistry.empty()
+    source = file_config.source if file_config is not None else "demo models"
+    registry = ModelRegistry(
+        EndpointConfig(entries, source), missing_keys="skip", default_max_new_tokens=settings.max_new_tokens
+    )
+    for reason in registry.skipped.values():
+        _say(f"warning: skipping model: {reason}")
+    return registry
 
 
 def _recompute_loop(services: Any, every: float, stop: threading.Event) -> None:
@@ -147,7 +159,7 @@ def run(args: argparse.Namespace, settings: ArenaSettings) -> int:
         _say("note: FORWARDED_ALLOW_IPS is replaced by --trusted-proxies / ARENA_TRUSTED_PROXIES")
     os.environ["FORWARDED_ALLOW_IPS"] = ",".join(settings.trusted_proxies)
 
-    mapping = endpoint_mapping(settings)
+    file_config = endpoint_config(settings)  # a bad file is refused before anything starts
     stop = threading.Event()
     # Everything started from here on is closed in reverse order however run() ends (a failure while the
     # app is built included), so no demo worker or DB pool outlives it.
@@ -158,24 +170,16 @@ def run(args: argparse.Namespace, settings: ArenaSettings) -> int:
             _say("starting the offline demo models (the first start converts the model and can take minutes)")
             demo_handle = start_demo(settings, progress=print, wait=False)  # loads while the app is built
             cleanup.callback(demo_handle.close)
-            mapping = {**dict(demo_handle.endpoints), **mapping}
         else:
             demo_handle = None
-        if not mapping:
-            _say("warning: no models configured; pass --endpoints FILE or --demo (the tabs will say so)")
 
-        from arena_app.providers.registry import ModelRegistry
         from arena_app.services.app_services import create_services
         from arena_app.ui.app import LAUNCH_KWARGS, build_app
 
-        registry = (
-            ModelRegistry.from_mapping(mapping, default_max_new_tokens=settings.max_new_tokens)
-            if mapping
-            else ModelRegistry.empty()
-        )
-        close_registry = getattr(registry, "close", None)
-        if callable(close_registry):
-            cleanup.callback(close_registry)
+        registry = build_registry(settings, file_config, demo_handle.endpoints if demo_handle else None)
+        cleanup.callback(registry.close)
+        if not registry.models():
+            _say("warning: no models configured; pass --endpoints FILE or --demo (the tabs will say so)")
         services = create_services(settings, registry)
         cleanup.callback(services.close)
         cleanup.callback(stop.set)  # stop the recompute loop before the services close

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from arena_app.cli.main import build_parser
-from arena_app.cli.serve import endpoint_mapping, prepare_database
+from arena_app.cli.serve import build_registry, endpoint_config, prepare_database
+from arena_app.providers.errors import EndpointFileError
 from arena_app.settings import load_settings
 from arena_app.storage.migrate import current, head_revision
 
@@ -49,19 +50,40 @@ def test_entries_with_missing_key_env_are_skipped_with_a_warning(
     )
     monkeypatch.setenv("ARENA_TEST_PRESENT_KEY", "sk-x")
     monkeypatch.delenv("ARENA_TEST_ABSENT_KEY", raising=False)
-    mapping = endpoint_mapping(load_settings(endpoints_file=path))
-    assert set(mapping) == {"keyed", "local"}
+    settings = load_settings(endpoints_file=path)
+    registry = build_registry(settings, endpoint_config(settings))
+    assert [m.name for m in registry.models()] == ["keyed", "local"]
     err = capsys.readouterr().err
     assert "missing" in err and "ARENA_TEST_ABSENT_KEY" in err and "sk-x" not in err
 
 
 def test_endpoint_file_errors_are_specific(tmp_path: Path) -> None:
-    with pytest.raises(RuntimeError, match="does not exist"):
-        endpoint_mapping(load_settings(endpoints_file=tmp_path / "nope.json"))
+    with pytest.raises(EndpointFileError, match="nope.json: file not found"):
+        endpoint_config(load_settings(endpoints_file=tmp_path / "nope.json"))
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    with pytest.raises(RuntimeError, match="not valid JSON"):
-        endpoint_mapping(load_settings(endpoints_file=bad))
+    with pytest.raises(EndpointFileError, match="bad.json: invalid JSON at line 1, column 2"):
+        endpoint_config(load_settings(endpoints_file=bad))
+    twice = tmp_path / "twice.json"  # the same loader as `arena models`: a repeated key is an error
+    entry = '{"api_type": "openai", "api_base": "http://127.0.0.1:9/v1"}'
+    twice.write_text(f'{{"m": {entry}, "m": {entry}}}')
+    with pytest.raises(EndpointFileError, match="duplicate key 'm'"):
+        endpoint_config(load_settings(endpoints_file=twice))
+
+
+def test_demo_entries_and_file_entries_are_merged_file_first(tmp_path: Path) -> None:
+    path = tmp_path / "endpoints.json"
+    path.write_text(json.dumps({"shared": {"api_type": "openai", "api_base": "http://127.0.0.1:9/v1"}}))
+    settings = load_settings(endpoints_file=path, max_new_tokens=99)
+    demo = {
+        "demo-a": {"api_type": "openai", "api_base": "http://127.0.0.1:8/v1"},
+        "shared": {"api_type": "openai", "api_base": "http://127.0.0.1:7/v1"},
+    }
+    registry = build_registry(settings, endpoint_config(settings), demo)
+    assert [m.name for m in registry.models()] == ["demo-a", "shared"]
+    assert registry.get("shared").endpoints == ("127.0.0.1:9",)  # the file's entry wins
+    assert registry.get("demo-a").params.max_new_tokens == 99  # ARENA_MAX_NEW_TOKENS applies
+    assert build_registry(settings, None).models() == []
 
 
 def test_endpoints_alias_flag() -> None:
