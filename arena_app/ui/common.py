@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import gradio as gr
@@ -43,15 +44,22 @@ def identify(services: AppServices, request: gr.Request | None) -> ClientIdentit
     return services.identify(peer, headers, session_key)
 
 
+# Rendered HTML of texts that no longer change (user messages, finished answers), so a streaming update
+# re-renders only the live answer. Bounded; shared by all sessions (same text, same HTML).
+_render_settled = lru_cache(maxsize=512)(render_markdown)
+
+
 def chatbot_value(
     pairs: list[tuple[str, str | None]], note: str | None = None, pending: bool = False
 ) -> list[dict[str, str]]:
     """Chat history -> gr.Chatbot messages (server-rendered HTML). ``note`` goes under the last answer."""
     messages: list[dict[str, str]] = []
     for n, (user, answer) in enumerate(pairs):
-        messages.append({"role": "user", "content": render_markdown(user)})
+        messages.append({"role": "user", "content": _render_settled(user)})
         last = n == len(pairs) - 1
-        body = render_markdown(answer) if answer else ""
+        # only the answer being streamed changes between updates; every other text is rendered once
+        render = render_markdown if last and pending else _render_settled
+        body = render(answer) if answer else ""
         if last and note:
             body += render_note(note)
         if body or (last and pending):
