@@ -173,8 +173,8 @@ def main() -> None:
         tmp = Path(tmp_name)
         model = args.model_path
         if model is None:
-            sys.path.insert(0, str(REPO / "tests"))
-            from fakes.tiny_model import build_tiny_model
+            sys.path.insert(0, str(REPO))
+            from tests.fakes.tiny_model import build_tiny_model
 
             # The tiny model's own window (256) is too short for long answers; 2048 costs nothing.
             model = build_tiny_model(tmp / "tiny-model", max_position_embeddings=2048)

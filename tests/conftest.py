@@ -27,12 +27,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 
 from arena_app.storage.migrate import upgrade
+from tests.ci import IN_CI
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 POSTGRES_URL = os.environ.get("ARENA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
 def _db_name() -> str:

@@ -7,7 +7,6 @@ leaves a screenshot and the page HTML in test-artifacts/.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -15,11 +14,11 @@ from typing import Any
 
 import pytest
 
+from tests.ci import IN_CI
 from tests.e2e.harness import RunningApp, running_app
 
 __all__ = ["running_app"]
 
-IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

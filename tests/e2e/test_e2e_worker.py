@@ -12,10 +12,11 @@ import pytest
 from gradio_client import Client
 
 from arena_app.demo import free_port, wait_healthy
+from tests.ci import require_module
 from tests.e2e.harness import RunningApp, launch_app
 from tests.e2e.helpers import CHAT_A, CHAT_B, STATUS, last_answer, marker, plain
 
-pytest.importorskip("torch", reason="the local worker needs the [worker] extra (torch, transformers)")
+require_module("torch", "the local worker needs the [worker] extra (torch, transformers)")
 from tests.fakes.tiny_model import tiny_model_dir  # noqa: E402
 
 __all__ = ["tiny_model_dir"]

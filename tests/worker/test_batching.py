@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MODEL_NAME, RunningWorker, run_worker
-from fakes.tiny_model import build_tiny_model
+
+from tests.fakes.tiny_model import build_tiny_model
+from tests.worker.harness import MODEL_NAME, RunningWorker, run_worker
 
 PROMPTS: list[Any] = [
     [{"role": "user", "content": f"Question number {i}: what is {i} + {i}?"}] for i in range(8)

@@ -7,8 +7,9 @@ from typing import Any
 
 import openai
 import pytest
-from conftest import MODEL_NAME, NEW_TOKENS_LIMIT, RunningWorker
-from fakes.tiny_model import TINY_CONTEXT_LENGTH
+
+from tests.fakes.tiny_model import TINY_CONTEXT_LENGTH
+from tests.worker.harness import MODEL_NAME, NEW_TOKENS_LIMIT, RunningWorker
 
 Reference = Callable[[Any, int], str]
 HELLO: Any = [{"role": "user", "content": "Hello! How are you?"}]

@@ -8,9 +8,9 @@ from typing import Any
 
 import openai
 import pytest
-from conftest import MODEL_NAME, run_worker
 
 from arena_app.cli.main import main as arena_main
+from tests.worker.harness import MODEL_NAME, run_worker
 from workers.loading import LoadedModel, load_model
 from workers.prompting import fallback_prompt
 
@@ -100,7 +100,7 @@ def test_arena_help_works_without_torch() -> None:
 
 
 def test_a_chat_template_that_rejects_the_messages_gives_a_400(tmp_path: Path) -> None:
-    from fakes.tiny_model import CHATML_TEMPLATE, build_tiny_model
+    from tests.fakes.tiny_model import CHATML_TEMPLATE, build_tiny_model
 
     model_dir = build_tiny_model(tmp_path / "strict")
     strict = (
