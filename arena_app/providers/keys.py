@@ -24,6 +24,12 @@ def key_source(entry: EndpointEntry) -> str:
     return f"env {implicit} (implicit)" if implicit else "none"
 
 
+def needs_key(entry: EndpointEntry) -> bool:
+    """Whether requests fail without a key: the entry names a key variable, or talks to a vendor's own API
+    (whose usual variable would supply it). A local or self-hosted server may need none."""
+    return entry.api_key is not None or entry.api_key_env is not None or _implicit_key_env(entry) is not None
+
+
 def _implicit_key_env(entry: EndpointEntry) -> str | None:
     """The vendor's usual key variable, only for an entry that talks to that vendor's own API: the key must
     never be sent to a third-party or local server just because the variable happens to be set."""

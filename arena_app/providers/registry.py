@@ -44,10 +44,11 @@ from arena_app.providers.errors import (
     Cancelled,
     EndpointFileError,
     ProviderError,
+    ProviderTimeout,
     RateLimited,
     UnknownModelError,
 )
-from arena_app.providers.keys import key_source, resolve_key
+from arena_app.providers.keys import key_source, needs_key, resolve_key
 from arena_app.providers.model_info import (
     EndpointCheck,
     EndpointHealth,
@@ -220,8 +221,9 @@ class ModelRegistry:
                 self._pool.record(ep, None)
                 results.append(EndpointCheck(name, ep.host, True, text.strip()[:60], ttft,
                                              time.monotonic() - started))
-            except Cancelled:
+            except Cancelled:  # our own timer: a silent endpoint counts against its health like any timeout
                 late = f"no complete answer within {timeout_s:g} s"
+                self._pool.record(ep, ProviderTimeout(f"The model did not answer within {timeout_s:g} s."))
                 results.append(EndpointCheck(name, ep.host, False, late, None, time.monotonic() - started))
             except ProviderError as err:
                 self._pool.record(ep, err)
@@ -239,8 +241,8 @@ class ModelRegistry:
             raise UnknownModelError(name, list(self._models)) from None
 
     def _model_healthy(self, m: _Model) -> bool:
-        if not m.key_configured and m.entry.api_key_env is not None:
-            return False  # kept with missing_keys="keep": every request would fail
+        if not m.key_configured and needs_key(m.entry):
+            return False  # every request would fail (kept with missing_keys="keep", or no vendor key set)
         return self._pool.any_healthy(m.endpoints)
 
     # -------------------------------------------------------------------------------- streaming

@@ -238,3 +238,20 @@ def test_invalid_api_base_error_does_not_repeat_credentials() -> None:
     message = str(info.value)
     assert "api_base 'https://***@proxy.example/v1' must not end in /v1" in message
     assert "hunter2" not in message
+
+
+def test_vendor_entries_without_their_key_stay_out_of_battles() -> None:
+    """A FastChat-style entry for a vendor's own API with no key anywhere would fail every request: it is
+    not sampled for battles (still listed for chat, where the user gets the authentication error)."""
+    mapping = {
+        "gpt": {"api_type": "openai"},
+        "claude": {"api_type": "anthropic"},
+        "local": {"api_type": "openai", "api_base": "http://127.0.0.1:9/v1"},
+    }
+    reg = ModelRegistry.from_mapping(mapping, env={})
+    assert [m.name for m in reg.battle_models()] == ["local"]  # a local server may need no key
+    assert {m.name for m in reg.chat_models()} == {"gpt", "claude", "local"}
+    report = {h.name: h for h in reg.health_report()}
+    assert not report["gpt"].key_configured and not report["gpt"].healthy
+    keyed = ModelRegistry.from_mapping(mapping, env={"OPENAI_API_KEY": "sk-x", "ANTHROPIC_API_KEY": "sk-y"})
+    assert len(keyed.battle_models()) == 3

@@ -350,3 +350,14 @@ def test_full_healthy_endpoint_is_waited_for_rather_than_a_cooling_one(
         list(reg.stream("m", MSGS))
     assert len(bad.requests) == 1  # the cooling endpoint was not used although it had a free slot
     first.close()  # type: ignore[attr-defined]
+
+
+def test_check_counts_a_silent_endpoint_against_its_health(servers: list[OpenAIFakeServer]) -> None:
+    srv = servers[0]
+    srv.default = Reply.text("late", first_chunk_delay=5)
+    reg = ModelRegistry.from_mapping({"m": entry(srv.base_url)}, env=ENV, failure_threshold=1)
+    [result] = reg.check("m", timeout_s=0.3)
+    assert not result.ok and "within 0.3 s" in result.detail
+    endpoint = reg.health_report()[0].endpoints[0]
+    assert endpoint.failures == 1 and endpoint.in_flight == 0
+    assert not reg.is_healthy("m")  # failure_threshold=1: cooling down
