@@ -103,7 +103,8 @@ def _read(
 
 def _sorted(acc: BattleAccumulator) -> FileBattles:
     """Stable sort by timestamp (rows without a parseable one keep their place at the end)."""
-    ts = np.concatenate([p[3] for p in acc.parts if p[3] is not None])
+    # parts without a timestamp column sort after every timed row (NaN), keeping their order
+    ts = np.concatenate([p[3] if p[3] is not None else np.full(len(p[0]), np.nan) for p in acc.parts])
     a = np.concatenate([p[0] for p in acc.parts])
     b = np.concatenate([p[1] for p in acc.parts])
     o = np.concatenate([p[2] for p in acc.parts])

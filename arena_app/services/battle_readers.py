@@ -11,6 +11,7 @@ import csv
 import io
 import itertools
 import json
+import operator
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -154,7 +155,8 @@ def _object_columns(objs: list[Any], where: str) -> dict[str, Sequence[Any]]:
             raise BattleFileError(f"{where}: a battle lacks {lacking}: {json.dumps(o)[:200]}")
         out[k] = col
     for k in ("anony", "mode", "excluded_reason", "tstamp", "turn", "tags"):
-        if any(k in o for o in objs[:1000]):
+        # the whole chunk (stops at the first hit, in C): files that omit null keys may name a key late
+        if any(map(operator.contains, objs, repeat(k))):
             out[k] = list(map(dict.get, objs, repeat(k)))
     return out
 

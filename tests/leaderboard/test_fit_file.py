@@ -211,3 +211,34 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def test_keys_named_late_or_only_in_some_chunks_are_honoured(tmp_path, monkeypatch):
+    """Files that omit null keys: a key first seen deep into a chunk, or a timestamp present in one chunk and
+    absent from another, must neither be ignored nor lose rows."""
+    from arena_app.services import battle_readers
+
+    monkeypatch.setattr(battle_readers, "CHUNK_ROWS", 3)
+    rows = [
+        {"model_a": "a", "model_b": "b", "winner": "model_a", "anony": True},
+        {"model_a": "b", "model_b": "c", "winner": "model_b", "anony": True},
+        {"model_a": "c", "model_b": "a", "winner": "tie", "anony": True, "excluded_reason": "identity_leak"},
+        {"model_a": "a", "model_b": "c", "winner": "model_a", "anony": True, "tstamp": 20.0},
+        {"model_a": "b", "model_b": "a", "winner": "model_b", "anony": True, "tstamp": 10.0},
+        {"model_a": "c", "model_b": "b", "winner": "tie", "anony": True, "tstamp": 30.0},
+    ]
+    path = tmp_path / "battles.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    fb = read_battles(path)
+    assert fb.rows_read == 6 and fb.dropped["excluded_reason set"] == 1  # named in the chunk's 3rd row
+    assert len(fb.model_a) == 5 and fb.models == ["a", "b", "c"]  # nothing vanished in the sort
+    # timed rows first, in time order; the untimed ones after them in file order
+    pairs = [(fb.models[x], fb.models[y]) for x, y in zip(fb.model_a, fb.model_b, strict=True)]
+    assert pairs == [("b", "a"), ("a", "c"), ("c", "b"), ("a", "b"), ("b", "c")]
+    many = [{"model_a": "a", "model_b": "b", "winner": "model_a"} for _ in range(1500)]
+    many.append({"model_a": "a", "model_b": "b", "winner": "model_b", "excluded_reason": "rate_limited"})
+    late = tmp_path / "late.json"
+    late.write_text(json.dumps(many))
+    monkeypatch.setattr(battle_readers, "CHUNK_ROWS", 200_000)
+    fl = read_battles(late, keep_named=True)
+    assert fl.dropped["excluded_reason set"] == 1 and len(fl.model_a) == 1500
