@@ -163,10 +163,12 @@ class BattleAccumulator:
             if ts is not None:
                 ordered = bool(np.all(ts[1:] >= ts[:-1]))
                 last = self.last_tstamp
+                # kept as str, like the csv-module path (_tstamps): a file may mix both kinds of block
                 if ordered and last is not None:
-                    ordered = isinstance(last, bytes) and len(last) == ts.itemsize and last <= bytes(ts[0])
+                    first = bytes(ts[0]).decode("ascii", "replace")
+                    ordered = isinstance(last, str) and len(last) == ts.itemsize and last <= first
                 if ordered:
-                    self.last_tstamp = bytes(ts[-1])
+                    self.last_tstamp = bytes(ts[-1]).decode("ascii", "replace")
             if not ordered:
                 self.sorted_so_far = False  # read again through the csv module, parsing the times
         self.parts.append((a[keep], b[keep], o[keep], None))

@@ -242,3 +242,24 @@ def test_keys_named_late_or_only_in_some_chunks_are_honoured(tmp_path, monkeypat
     monkeypatch.setattr(battle_readers, "CHUNK_ROWS", 200_000)
     fl = read_battles(late, keep_named=True)
     assert fl.dropped["excluded_reason set"] == 1 and len(fl.model_a) == 1500
+
+
+def test_an_ordered_export_mixing_fast_and_quoted_blocks_is_read_once(tmp_path, monkeypatch):
+    """Blocks with a quoted cell (a battle with two tags) go through the csv module; the order check must
+    carry across both kinds of block instead of declaring the file unsorted and reading it again."""
+    from arena_app.services import battle_files, battle_readers
+
+    monkeypatch.setattr(battle_readers, "BLOCK_BYTES", 4096)
+    header = "vote_id,battle_id,tstamp,mode,model_a,model_b,winner,turn,excluded_reason,judge,tags"
+    lines = []
+    for i in range(400):
+        tags = '"code,multi_turn"' if i >= 200 else ""  # quotes only in the later blocks
+        stamp = f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}Z"
+        lines.append(f"{i},{i},{stamp},anony,m{i % 3},m{(i + 1) % 3},model_a,1,,h,{tags}")
+    path = tmp_path / "votes.csv"
+    path.write_text("\n".join([header, *lines]) + "\n")
+    passes = []
+    real = battle_files.csv_chunks
+    monkeypatch.setattr(battle_files, "csv_chunks", lambda *a, **k: passes.append(k) or real(*a, **k))
+    fb = read_battles(path)
+    assert len(fb.model_a) == 400 and len(passes) == 1
