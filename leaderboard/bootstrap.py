@@ -30,7 +30,6 @@ CHORD_MAX_ITER = 60
 # Rounds stop at steps below 1e-6 theta (0.0002 rating points): far below the Monte Carlo error of a
 # 1000-round percentile (~0.5 points). The point estimate itself is converged to 1e-10.
 ROUND_TOL = 1e-6
-Z95 = 1.959963984540054
 
 
 def multinomial_rounds(counts: NDArray[np.int64], rng: np.random.Generator, rounds: int) -> NDArray[np.int64]:

@@ -123,12 +123,12 @@ class LeaderboardResult:
         """Plotly figures: "ratings", "win_fraction", "battle_count", "average_win_rate"."""
         if style and self.style:
             s = self.style
-            order = sorted(range(len(s["rating"])), key=lambda i: -_num(s["rating"][i]))
+            order = sorted(range(len(s["rating"])), key=lambda i: -num_or_nan(s["rating"][i]))
             ratings = charts.ratings_figure(
                 [self.models[i] for i in order],
-                [_num(s["rating"][i]) for i in order],
-                [_num(s["lower"][i]) for i in order],
-                [_num(s["upper"][i]) for i in order],
+                [num_or_nan(s["rating"][i]) for i in order],
+                [num_or_nan(s["lower"][i]) for i in order],
+                [num_or_nan(s["upper"][i]) for i in order],
                 title="Style-controlled rating with 95% confidence interval",
             )
         else:
@@ -150,7 +150,8 @@ class LeaderboardResult:
         }
 
 
-def _num(v: Any) -> float:
+def num_or_nan(v: Any) -> float:
+    """A number read back from snapshot JSON (where NaN is stored as null)."""
     return math.nan if v is None else float(v)
 
 

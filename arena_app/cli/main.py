@@ -40,13 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"arena {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, prog="arena")
     for name in SUBCOMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"arena_app.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"arena_app.cli.{name}":
-                continue  # subcommand not built yet
-            raise
-        module.register(sub, parents)
+        importlib.import_module(f"arena_app.cli.{name}").register(sub, parents)
     return parser
 
 

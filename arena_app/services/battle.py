@@ -247,15 +247,12 @@ class BattleService:
         """Category tags at vote time; a failure here must never cost the vote."""
         try:
             from leaderboard.categories import battle_categories
-            from leaderboard.style import count_style
 
-            answers = [a or "" for _, pair in state.turns for a in pair]
             return list(
-                battle_categories(
+                battle_categories(  # scans prompts and answers for code itself (fences included)
                     turn_count=len(state.turns),
                     prompts=[user for user, _ in state.turns],
-                    answers=answers,
-                    has_code=any(count_style(a).has_code for a in answers),
+                    answers=[a or "" for _, pair in state.turns for a in pair],
                 )
             )
         except Exception:

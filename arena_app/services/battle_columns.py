@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import operator
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import repeat
@@ -60,17 +60,14 @@ class BattleAccumulator:
         tstamp: Sequence[Any] | None,
         turn: Sequence[Any] | None,
         tags: Sequence[Any] | None,
-        index: np.ndarray | None = None,
     ) -> None:
-        """Add a chunk given column-wise. With ``index`` the columns hold distinct rows and row ``r`` of the
-        chunk is distinct row ``index[r]`` (the fast CSV path); ``tstamp`` is always per chunk row."""
+        """Add a chunk given column-wise (one entry per row)."""
         n = len(model_a)
-        w = np.ones(n, dtype=np.int64) if index is None else np.bincount(index, minlength=n)
-        self.rows += int(w.sum())
+        self.rows += n
         keep = np.ones(n, dtype=bool)
 
         def drop(reason: str, bad: np.ndarray) -> None:
-            self.dropped[reason] += int(w[keep & bad].sum())
+            self.dropped[reason] += int((keep & bad).sum())
 
         if anony is not None and not self.keep_named:
             ok = np.fromiter(map(_ANONY.get, anony, repeat(False)), dtype=bool, count=n)
@@ -95,7 +92,7 @@ class BattleAccumulator:
         unknown = o < 0
         if unknown.any():
             for k in np.flatnonzero(unknown & keep):
-                self.unknown[str(winner[int(k)])] += int(w[k])
+                self.unknown[str(winner[int(k)])] += 1
             keep &= ~unknown
         bad_names = [
             x for x in (*model_a[:1000], *model_b[:1000]) if not isinstance(x, str) and x is not None
@@ -109,8 +106,6 @@ class BattleAccumulator:
         a = np.fromiter(map(ids.get, model_a, repeat(-1)), dtype=np.int32, count=n)
         b = np.fromiter(map(ids.get, model_b, repeat(-1)), dtype=np.int32, count=n)
         keep &= _paired(a, b, drop)
-        if index is not None:
-            a, b, o, keep = a[index], b[index], o[index], keep[index]
         ts = self._tstamps(tstamp, len(keep))
         self.parts.append((a[keep], b[keep], o[keep], ts[keep] if ts is not None else None))
 
@@ -211,7 +206,7 @@ class BattleAccumulator:
         except (TypeError, ValueError):
             return np.fromiter(map(_seconds, tstamp), dtype=np.float64, count=n)
 
-    def finish(self, parse_all: Iterable[Sequence[Any]] | None = None) -> FileBattles:
+    def finish(self) -> FileBattles:
         parts = self.parts
         a = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int32)
         b = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int32)

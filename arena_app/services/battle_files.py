@@ -90,7 +90,6 @@ def _read(
                 tstamp=cols.get("tstamp"),
                 turn=cols.get("turn"),
                 tags=cols.get("tags"),
-                index=cols.get("_index"),
             )
         try:
             return acc.finish()

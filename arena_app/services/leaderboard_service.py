@@ -22,7 +22,14 @@ from arena_app.storage import api
 from arena_app.storage import leaderboard_queries as q
 from arena_app.storage.db import session_scope
 from leaderboard.categories import OVERALL, validate_category
-from leaderboard.compute import BattleData, ComputeParams, LeaderboardResult, StyleRows, compute_leaderboard
+from leaderboard.compute import (
+    BattleData,
+    ComputeParams,
+    LeaderboardResult,
+    StyleRows,
+    compute_leaderboard,
+    num_or_nan,
+)
 from leaderboard.data import aggregate
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -80,7 +87,7 @@ def load_battle_data(
     if not (online_elo or style):
         agg = q.aggregate_counted_votes(s, category)
         pairs = aggregate(agg.model_a, agg.model_b, agg.outcome, len(agg.models), agg.count)
-        return BattleData(agg.models, pairs), int(agg.count.sum())
+        return BattleData(agg.models, pairs), agg.vote_count
     rows = q.counted_battle_rows(s, category, with_style=style)
     m = len(rows.models)
     pairs = aggregate(rows.model_a, rows.model_b, rows.outcome, m)
@@ -239,9 +246,9 @@ def _view_rows(result: LeaderboardResult, style: bool) -> list[LeaderboardRow]:
     n = len(result.models)
     if style and result.style:
         st = result.style
-        rating = [_num(v) for v in st["rating"]]
-        lower = [_num(v) for v in st["lower"]]
-        upper = [_num(v) for v in st["upper"]]
+        rating = [num_or_nan(v) for v in st["rating"]]
+        lower = [num_or_nan(v) for v in st["lower"]]
+        upper = [num_or_nan(v) for v in st["upper"]]
         rank = list(st["rank_ub"])
         unrankable = list(st["unrankable"])
     else:
@@ -268,7 +275,3 @@ def _view_rows(result: LeaderboardResult, style: bool) -> list[LeaderboardRow]:
     ]
     rows.sort(key=lambda r: (-(r.rating if not math.isnan(r.rating) else -math.inf), r.model))
     return rows
-
-
-def _num(v: Any) -> float:
-    return math.nan if v is None else float(v)

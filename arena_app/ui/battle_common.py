@@ -153,7 +153,6 @@ def stream_updates(
 
 
 def vote_handler(
-    services: AppServices,
     service: BattleService,
     choice: str,
     identify: Callable[[gr.Request], ClientIdentity],
@@ -205,7 +204,7 @@ def wire_common(panel: BattlePanel, services: AppServices, service: BattleServic
         chatbot.clear(new_round, [panel.state], outputs, api_visibility="private")
     for key, btn in panel.votes.items():
         btn.click(
-            vote_handler(services, service, key, lambda r: identify(services, r)),
+            vote_handler(service, key, lambda r: identify(services, r)),
             [panel.state],
             outputs,
             api_name=f"{prefix}_vote_{key}",

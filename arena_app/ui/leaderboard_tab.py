@@ -32,11 +32,10 @@ def _model_cell(
 ) -> tuple[str, str, str]:
     """(html cell, organization, license) for a model, using the endpoint file's metadata if present."""
     org = lic = link = ""
-    try:
-        info = services.registry.get(name)
-        org, lic, link = (getattr(info, k, "") or "" for k in ("organization", "license", "link"))
-    except Exception:  # the model may have left the endpoint file since the snapshot
-        pass
+    # the model may have left the endpoint file since the snapshot: then there is no metadata
+    info = next((m for m in services.registry.models() if m.name == name), None)
+    if info is not None:
+        org, lic, link = info.organization or "", info.license or "", info.link or ""
     label = html.escape(name)
     if link.startswith(("http://", "https://")):
         label = (

@@ -153,14 +153,6 @@ class FakeServer:
         with self._lock:
             self._queue.extend(replies)
 
-    def wait_for_requests(self, n: int, timeout: float = 5.0) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if len(self.requests) >= n:
-                return True
-            time.sleep(0.01)
-        return False
-
     def start(self) -> Self:
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05})
         self._thread.daemon = True

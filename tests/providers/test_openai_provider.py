@@ -129,7 +129,6 @@ def test_http_errors_map_to_the_tree(openai_srv: OpenAIFakeServer, status: int, 
         list(provider(openai_srv).stream(MESSAGES, GenerationParams()))
     assert type(info.value) is error_type
     assert info.value.retryable is retryable
-    assert "Traceback" not in str(info.value)
 
 
 def test_bad_request_quotes_upstream_reason_but_not_urls_or_keys(openai_srv: OpenAIFakeServer) -> None:

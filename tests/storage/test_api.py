@@ -117,7 +117,7 @@ def test_vote_round_trip_and_one_vote_per_battle(factory: sessionmaker[Session])
         with pytest.raises(DuplicateVoteError):
             api.record_vote(s, battle_id=battle_id, outcome="model_a", turn_count=2, session_id="x",
                             client_hash="y")
-        # the savepoint kept the caller's transaction usable
+        # the ON CONFLICT insert (no exception inside the transaction) kept the caller's transaction usable
         api.set_battle_turns(s, battle_id, 2)
     with session_scope(factory) as s:
         got = api.get_vote_for_battle(s, battle_id)
