@@ -67,42 +67,18 @@ class BattleService:
     def new_state(self, mode: str = "anony") -> BattleState:
         return BattleState(mode=mode)
 
-    def _start_battle(
-        self,
-        state: BattleState,
-        client: ClientIdentity,
-        models: Sequence[str] | None,
-        params: Sequence[GenerationParams] | None,
-    ) -> None:
+    def _pick(
+        self, state: BattleState, models: Sequence[str] | None, params: Sequence[GenerationParams] | None
+    ) -> tuple[list[str], list[GenerationParams]]:
+        """The two models of a new battle and their parameters (anonymous: sampled; named: validated)."""
         if state.mode == "anony":
             picked = self._picker.pick_pair()
-            names = [m.name for m in picked]
-            side_params = [self._picker.params_for(m) for m in picked]
-        else:
-            if not models or len(models) != 2 or not all(models):
-                raise InputRejected("Choose both models first.")
-            names = [self._picker.chat_model(m).name for m in models]
-            side_params = (
-                list(params)
-                if params
-                else [self._picker.params_for(self._picker.chat_model(n)) for n in names]
-            )
-        with session_scope(self._sf) as s:
-            record = api.create_battle(
-                s,
-                mode=state.mode,
-                model_a=names[0],
-                model_b=names[1],
-                session_id=client.session_id,
-                client_hash=client.client_hash,
-                params_a=params_record(side_params[0]),
-                params_b=params_record(side_params[1]),
-            )
-        state.battle_id = record.id
-        state.sides = [
-            Side(names[0], record.conversation_a_id, side_params[0]),
-            Side(names[1], record.conversation_b_id, side_params[1]),
-        ]
+            return [m.name for m in picked], [self._picker.params_for(m) for m in picked]
+        if not models or len(models) != 2 or not all(models):
+            raise InputRejected("Choose both models first.")
+        chosen = [self._picker.chat_model(m) for m in models]
+        side_params = list(params) if params else [self._picker.params_for(m) for m in chosen]
+        return [m.name for m in chosen], side_params
 
     def send(
         self,
@@ -121,9 +97,8 @@ class BattleService:
         if state.side_failed():
             raise InputRejected("The last answer failed: press Regenerate or start a new round.")
         cleaned = check_input(text, self.max_input_chars, len(state.turns), self.max_turns)
-        if state.battle_id is None:
-            self._start_battle(state, client, models, params)
-        elif state.mode == "named":
+        picked = self._pick(state, models, params) if state.battle_id is None else None
+        if picked is None and state.mode == "named":
             # named mode: the models are fixed for the battle (a vote covers the whole conversation), the
             # parameters apply from this turn on and are stored with each answer
             if models is not None and list(models) != [side.model for side in state.sides]:
@@ -133,11 +108,32 @@ class BattleService:
             if params:
                 for side, p in zip(state.sides, params, strict=True):
                     side.params = p
-        assert state.battle_id is not None
+        # A new battle and its first user messages are one transaction: a failure leaves no empty battle.
         with session_scope(self._sf) as s:
-            for side in state.sides:
+            if picked is not None:
+                names, side_params = picked
+                record = api.create_battle(
+                    s,
+                    mode=state.mode,
+                    model_a=names[0],
+                    model_b=names[1],
+                    session_id=client.session_id,
+                    client_hash=client.client_hash,
+                    params_a=params_record(side_params[0]),
+                    params_b=params_record(side_params[1]),
+                )
+                battle_id = record.id
+                sides = [
+                    Side(names[0], record.conversation_a_id, side_params[0]),
+                    Side(names[1], record.conversation_b_id, side_params[1]),
+                ]
+            else:
+                assert state.battle_id is not None
+                battle_id, sides = state.battle_id, state.sides
+            for side in sides:
                 api.add_user_message(s, side.conversation_id, cleaned)
-            api.set_battle_turns(s, state.battle_id, len(state.turns) + 1)
+            api.set_battle_turns(s, battle_id, len(state.turns) + 1)
+        state.battle_id, state.sides = battle_id, sides  # only once committed
         jobs = [
             SideJob(LABELS[i], side.model, history_messages(self._pairs(state, i), cleaned), side.params)
             for i, side in enumerate(state.sides)

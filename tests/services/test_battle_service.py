@@ -314,3 +314,31 @@ def test_error_text_shown_before_the_reveal_hides_model_names(
     assert "beta" not in failure.lower() and "[hidden]" in failure
     raw = rows(services, "SELECT error FROM messages WHERE finish_reason = 'error'")[0]["error"]
     assert "beta-up" in raw  # the stored record keeps the upstream's words (server side only)
+
+
+def test_failed_first_send_leaves_no_empty_battle(
+    services: AppServices, client: ClientIdentity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The battle row and its first user messages commit together; after a database failure the state is
+    untouched and a retry starts a fresh battle."""
+    from sqlalchemy.exc import OperationalError
+
+    from arena_app.storage import api
+    from arena_app.storage.errors import DatabaseUnavailableError
+
+    real = api.add_user_message
+
+    def failing(*args: object, **kwargs: object) -> object:
+        raise OperationalError("INSERT INTO messages ...", {}, Exception("server closed the connection"))
+
+    state = services.battle.new_state()
+    monkeypatch.setattr(api, "add_user_message", failing)
+    with pytest.raises(DatabaseUnavailableError):
+        drain(services.battle.send(state, "hello", client))
+    assert state.battle_id is None and state.sides == [] and state.turns == []
+    assert rows(services, "SELECT id FROM battles") == []
+    assert rows(services, "SELECT id FROM conversations") == []
+
+    monkeypatch.setattr(api, "add_user_message", real)
+    drain(services.battle.send(state, "hello", client))
+    assert [b["id"] for b in rows(services, "SELECT id FROM battles")] == [state.battle_id]
