@@ -186,39 +186,41 @@ def main() -> None:
     args = ap.parse_args()
     admin = None
     url = args.url
-    if url is None:
-        d = simulate(args.votes, args.models)
-        t0 = time.perf_counter()
-        if args.backend == "sqlite":
-            work = args.dir or Path(tempfile.mkdtemp(prefix="lb-recompute-"))
-            work.mkdir(parents=True, exist_ok=True)
-            path = work / f"arena-{args.votes}.db"
-            path.unlink(missing_ok=True)
-            url = f"sqlite:///{path}"
-            upgrade(url)
-            load_sqlite(path, d, args.models)
-        else:
-            db_name = f"arena_bench_{uuid.uuid4().hex[:10]}"
-            admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-            with admin.connect() as c:
-                c.execute(text(f'CREATE DATABASE "{db_name}"'))
-            url = make_url(PG_ADMIN).set(database=db_name).render_as_string(hide_password=False)
-            upgrade(url)
-            load_postgres(url, d, args.models)
-        print(
-            f"loaded {args.votes:,} battles/votes ({args.models} models) into {args.backend} "
-            f"in {time.perf_counter() - t0:.0f} s"
-        )
-    try:
+    try:  # a failure or Ctrl-C while loading must not leave a multi-GB database behind
+        if url is None:
+            d = simulate(args.votes, args.models)
+            t0 = time.perf_counter()
+            if args.backend == "sqlite":
+                work = args.dir or Path(tempfile.mkdtemp(prefix="lb-recompute-"))
+                work.mkdir(parents=True, exist_ok=True)
+                path = work / f"arena-{args.votes}.db"
+                path.unlink(missing_ok=True)
+                url = f"sqlite:///{path}"
+                upgrade(url)
+                load_sqlite(path, d, args.models)
+            else:
+                db_name = f"arena_bench_{uuid.uuid4().hex[:10]}"
+                admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+                with admin.connect() as c:
+                    c.execute(text(f'CREATE DATABASE "{db_name}"'))
+                url = make_url(PG_ADMIN).set(database=db_name).render_as_string(hide_password=False)
+                upgrade(url)
+                load_postgres(url, d, args.models)
+            print(
+                f"loaded {args.votes:,} battles/votes ({args.models} models) into {args.backend} "
+                f"in {time.perf_counter() - t0:.0f} s"
+            )
         wall, peak, out = run(url, args.extra.split())
         print(out.strip())
         print(f"[{args.backend}] arena leaderboard recompute: {wall:.2f} s wall, peak RSS {peak:.0f} MiB")
     finally:
-        if admin is not None and not args.keep:
-            dropped = make_url(url).database
-            with admin.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{dropped}" WITH (FORCE)'))
-
+        if admin is not None:
+            if args.keep:
+                print(f"kept the database: --url {url}")
+            elif url is not None:
+                with admin.connect() as c:
+                    c.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+            admin.dispose()
 
 if __name__ == "__main__":
     main()

@@ -1,6 +1,6 @@
 """Overhead of the provider layer (registry + guarded stream) over the raw openai SDK, on loopback.
 
-    PYTHONPATH=. .venv/bin/python bench/provider_overhead.py --chunks 3000 --idle-streams 32 --idle-seconds 5
+    .venv/bin/python bench/provider_overhead.py --chunks 3000 --idle-streams 32 --idle-seconds 5
 
 1. Throughput: one answer of ``--chunks`` chunks from the fake OpenAI server, read with the raw SDK and
    through ``ModelRegistry.stream`` (best of 3 each); prints chunks/s for both.
@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 import threading
 import time
+from pathlib import Path
 
 import openai
 
-from arena_app.providers.base import ChatMessage, GenerationParams
-from arena_app.providers.errors import Cancelled
-from arena_app.providers.registry import ModelRegistry
-from tests.fakes.openai_server import OpenAIFakeServer, Reply
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for tests.fakes
+from arena_app.providers.base import ChatMessage, GenerationParams  # noqa: E402
+from arena_app.providers.errors import Cancelled  # noqa: E402
+from arena_app.providers.registry import ModelRegistry  # noqa: E402
+from tests.fakes.openai_server import OpenAIFakeServer, Reply  # noqa: E402
 
 MSGS = [ChatMessage("user", "hi")]
 
