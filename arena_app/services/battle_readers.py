@@ -240,21 +240,25 @@ def json_chunks(path: Path, *, stream: bool = True) -> Iterator[dict[str, Sequen
 
 def jsonl_chunks(path: Path) -> Iterator[dict[str, Sequence[Any]]]:
     with path.open("rb") as fh:
-        line_no = 0
+        line_no = 0  # lines read before this chunk, blank ones included (error messages cite file lines)
         while True:
-            lines = [ln for ln in itertools.islice(fh, CHUNK_ROWS) if ln.strip()]
-            if not lines:
+            raw = list(itertools.islice(fh, CHUNK_ROWS))
+            if not raw:
                 return
-            try:
-                objs = _loads(b"[" + b",".join(lines) + b"]")
-            except ValueError:
-                objs = []
-                for i, ln in enumerate(lines):
-                    try:
-                        objs.append(_loads(ln))
-                    except ValueError as exc:
-                        raise BattleFileError(
-                            f"{path.name}: line {line_no + i + 1} is not JSON ({exc})"
-                        ) from exc
-            line_no += len(lines)
-            yield _object_columns(objs, path.name)
+            lines = [ln for ln in raw if ln.strip()]
+            if lines:
+                try:
+                    objs = _loads(b"[" + b",".join(lines) + b"]")
+                except ValueError:
+                    objs = []
+                    for i, ln in enumerate(raw):
+                        if not ln.strip():
+                            continue
+                        try:
+                            objs.append(_loads(ln))
+                        except ValueError as exc:
+                            raise BattleFileError(
+                                f"{path.name}: line {line_no + i + 1} is not JSON ({exc})"
+                            ) from exc
+                yield _object_columns(objs, path.name)
+            line_no += len(raw)

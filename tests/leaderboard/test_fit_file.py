@@ -111,6 +111,7 @@ def test_cli_fit_writes_csv_and_json_tables_and_reports_unknown_winners(tmp_path
         ("b.json", "[{", "not valid JSON"),
         ("b.json", "[1, 2]", "must be a JSON object"),
         ("b.jsonl", '{"model_a": "x", "model_b": "y", "winner": "tie"}\nnot json\n', "line 2 is not JSON"),
+        ("b.jsonl", '{"model_a": "x", "model_b": "y", "winner": "tie"}\n\n\n{bad\n', "line 4 is not JSON"),
         ("b.txt", "x", "cannot tell the format"),
         ("b.jsonl", '{"model_a": 5, "model_b": "y", "winner": "tie"}\n', "model names must be strings"),
     ],
