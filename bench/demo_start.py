@@ -34,8 +34,17 @@ def time_start(cache_dir: Path, work: Path, timeout_s: float) -> float:
     port = _free_port()
     db = work / f"arena-{port}.db"
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
-    cmd = [str(ARENA), "serve", "--demo", "--cache-dir", str(cache_dir), "--database-url", f"sqlite:///{db}",
-           "--port", str(port)]  # fmt: skip
+    cmd = [
+        str(ARENA),
+        "serve",
+        "--demo",
+        "--cache-dir",
+        str(cache_dir),
+        "--database-url",
+        f"sqlite:///{db}",
+        "--port",
+        str(port),
+    ]
     log = (work / f"serve-{port}.log").open("w")
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -73,11 +82,15 @@ def main() -> None:
         cache = args.cache_dir or work / "cache"
         load = os.getloadavg()[0]
         if not args.warm_only:
-            print(f"first start (empty cache {cache}): {time_start(cache, work, args.timeout):.1f} s "
-                  f"to HTTP 200 (load average before: {load:.1f})")  # fmt: skip
+            print(
+                f"first start (empty cache {cache}): {time_start(cache, work, args.timeout):.1f} s "
+                f"to HTTP 200 (load average before: {load:.1f})"
+            )
             load = os.getloadavg()[0]
-        print(f"later start (cache filled): {time_start(cache, work, args.timeout):.1f} s "
-              f"to HTTP 200 (load average before: {load:.1f})")  # fmt: skip
+        print(
+            f"later start (cache filled): {time_start(cache, work, args.timeout):.1f} s "
+            f"to HTTP 200 (load average before: {load:.1f})"
+        )
 
 
 if __name__ == "__main__":

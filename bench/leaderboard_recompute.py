@@ -222,5 +222,6 @@ def main() -> None:
                     c.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
             admin.dispose()
 
+
 if __name__ == "__main__":
     main()

@@ -33,8 +33,12 @@ MSGS = [ChatMessage("user", "hi")]
 def raw_sdk(base_url: str) -> int:
     client = openai.OpenAI(base_url=base_url, api_key="k", max_retries=0)
     n = 0
-    stream = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}],
-                                            stream=True, stream_options={"include_usage": True})
+    stream = client.chat.completions.create(
+        model="m",
+        messages=[{"role": "user", "content": "hi"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
     for chunk in stream:
         if chunk.choices and chunk.choices[0].delta.content:
             n += 1
@@ -61,12 +65,16 @@ def main() -> None:
         reg = ModelRegistry.from_mapping({"m": {"api_type": "openai", "api_base": srv.base_url}}, env={})
         raw = best_of(lambda: raw_sdk(srv.base_url))
         ours = best_of(lambda: list(reg.stream("m", MSGS, GenerationParams())))
-        print(f"throughput, {args.chunks} chunks: raw SDK {args.chunks / raw:,.0f} chunks/s, "
-              f"registry {args.chunks / ours:,.0f} chunks/s ({ours / raw:.2f}x the time)")
+        print(
+            f"throughput, {args.chunks} chunks: raw SDK {args.chunks / raw:,.0f} chunks/s, "
+            f"registry {args.chunks / ours:,.0f} chunks/s ({ours / raw:.2f}x the time)"
+        )
 
     with OpenAIFakeServer(default=Reply(chunks=["a", "b"], chunk_delay=600)) as srv:
-        reg = ModelRegistry.from_mapping({"m": {"api_type": "openai", "api_base": srv.base_url,
-                                                "max_concurrency": args.idle_streams}}, env={})
+        reg = ModelRegistry.from_mapping(
+            {"m": {"api_type": "openai", "api_base": srv.base_url, "max_concurrency": args.idle_streams}},
+            env={},
+        )
         cancels = [threading.Event() for _ in range(args.idle_streams)]
         streams = [reg.stream("m", MSGS, GenerationParams(), cancel=c) for c in cancels]
         for s in streams:
@@ -74,8 +82,10 @@ def main() -> None:
         cpu0, wall0 = time.process_time(), time.perf_counter()
         time.sleep(args.idle_seconds)
         cpu = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
-        print(f"idle: {args.idle_streams} stalled streams cost {cpu * 100:.1f}% of one core "
-              f"({cpu * 100 / args.idle_streams:.2f}% per stream)")
+        print(
+            f"idle: {args.idle_streams} stalled streams cost {cpu * 100:.1f}% of one core "
+            f"({cpu * 100 / args.idle_streams:.2f}% per stream)"
+        )
         t = time.perf_counter()
         for c in cancels:
             c.set()
@@ -85,8 +95,10 @@ def main() -> None:
         deadline = time.monotonic() + 10
         while srv.in_flight and time.monotonic() < deadline:
             time.sleep(0.005)
-        print(f"cancel: all {args.idle_streams} upstream connections closed {time.perf_counter() - t:.3f} s "
-              f"after the cancel events were set (server in flight now: {srv.in_flight})")
+        print(
+            f"cancel: all {args.idle_streams} upstream connections closed {time.perf_counter() - t:.3f} s "
+            f"after the cancel events were set (server in flight now: {srv.in_flight})"
+        )
         reg.close()
 
 

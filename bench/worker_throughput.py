@@ -58,10 +58,23 @@ def start_worker(
     model_path: Path, port: int, max_batch_size: int, args: argparse.Namespace, log: Path
 ) -> subprocess.Popen[bytes]:
     cmd = [
-        sys.executable, "-m", "arena_app.cli.main", "worker", "--model-path", str(model_path),
-        "--model-name", "bench", "--port", str(port), "--device", args.device,
-        "--max-batch-size", str(max_batch_size), "--max-new-tokens-limit", "4096",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "arena_app.cli.main",
+        "worker",
+        "--model-path",
+        str(model_path),
+        "--model-name",
+        "bench",
+        "--port",
+        str(port),
+        "--device",
+        args.device,
+        "--max-batch-size",
+        str(max_batch_size),
+        "--max-new-tokens-limit",
+        "4096",
+    ]
     if args.cpu_threads:
         cmd += ["--cpu-threads", str(args.cpu_threads)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}

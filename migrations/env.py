@@ -41,8 +41,9 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     return False
 
 
-def compare_type(context: Any, inspected_column: Any, metadata_column: Any, inspected_type: Any,
-                 metadata_type: Any) -> bool | None:
+def compare_type(
+    context: Any, inspected_column: Any, metadata_column: Any, inspected_type: Any, metadata_type: Any
+) -> bool | None:
     if isinstance(metadata_type, UTCDateTime) and isinstance(inspected_type, DateTime):
         # SQLite reflects no time zone; PostgreSQL must have timestamptz.
         return context.dialect.name != "sqlite" and not inspected_type.timezone

@@ -33,8 +33,9 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         "check", parents=parents, help="send a tiny request to every endpoint; exit 1 if any fails"
     )
     check.add_argument("names", nargs="*", metavar="MODEL", help="models to check (default: all)")
-    check.add_argument("--timeout", type=float, default=30.0, metavar="S",
-                       help="seconds allowed per endpoint (default 30)")
+    check.add_argument(
+        "--timeout", type=float, default=30.0, metavar="S", help="seconds allowed per endpoint (default 30)"
+    )
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
     check.set_defaults(func=_check)
 
@@ -84,15 +85,27 @@ def _list(args: argparse.Namespace, settings: ArenaSettings) -> int:
             out.append(item)
         print(json.dumps(out, indent=2))
         return 0
-    rows = [["MODEL", "UPSTREAM NAME", "TYPE", "POOLS", "WEIGHT", "ORGANIZATION", "ENDPOINTS", "KEY",
-             "HEALTH"]]
+    rows = [
+        ["MODEL", "UPSTREAM NAME", "TYPE", "POOLS", "WEIGHT", "ORGANIZATION", "ENDPOINTS", "KEY", "HEALTH"]
+    ]
     for info in reg.models():
         h = health[info.name]
         pools = "+".join(p for p, on in (("battle", info.battle), ("chat", info.chat)) if on)
         key = _key_label(h.key_source, h.key_configured)
         state = "no key" if key.endswith("MISSING") else "ok" if h.healthy else "cooling down"
-        rows.append([info.name, info.model_name, info.api_type, pools, f"{info.weight:g}",
-                     info.organization or "-", ",".join(info.endpoints), key, state])
+        rows.append(
+            [
+                info.name,
+                info.model_name,
+                info.api_type,
+                pools,
+                f"{info.weight:g}",
+                info.organization or "-",
+                ",".join(info.endpoints),
+                key,
+                state,
+            ]
+        )
     print(_table(rows))
     missing = [n for n, h in health.items() if _key_label(h.key_source, h.key_configured).endswith("MISSING")]
     if missing:

@@ -77,7 +77,5 @@ def settings_parent_parser() -> argparse.ArgumentParser:
 def settings_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The settings given on the command line, keyed by field name."""
     return {
-        key.removeprefix("setting_"): value
-        for key, value in vars(args).items()
-        if key.startswith("setting_")
+        key.removeprefix("setting_"): value for key, value in vars(args).items() if key.startswith("setting_")
     }

@@ -35,11 +35,30 @@ from arena_app.providers.errors import EndpointFileError
 API_TYPES = ("openai", "openai_no_stream", "anthropic_message", "anthropic")
 
 #: FastChat api_types we recognise but do not implement, so the error can say so instead of "unknown".
-FASTCHAT_ONLY_API_TYPES = frozenset({
-    "gemini", "gemini_no_system_prompt", "bard", "palm", "vertex", "mistral", "nvidia", "ai2",
-    "yandexgpt", "cohere", "reka", "openai_assistant", "openai_o1", "bailing", "metagen", "anthropic_o1",
-    "column", "no_stream_openai", "vertex_anthropic", "gemini_pro",
-})
+FASTCHAT_ONLY_API_TYPES = frozenset(
+    {
+        "gemini",
+        "gemini_no_system_prompt",
+        "bard",
+        "palm",
+        "vertex",
+        "mistral",
+        "nvidia",
+        "ai2",
+        "yandexgpt",
+        "cohere",
+        "reka",
+        "openai_assistant",
+        "openai_o1",
+        "bailing",
+        "metagen",
+        "anthropic_o1",
+        "column",
+        "no_stream_openai",
+        "vertex_anthropic",
+        "gemini_pro",
+    }
+)
 
 DEFAULT_API_BASE = {
     "openai": "https://api.openai.com/v1",
@@ -200,9 +219,7 @@ class EndpointConfig:
     source: str = "<mapping>"
 
 
-_FIELD_NAMES = sorted(
-    {f.alias or name for name, f in EndpointEntry.model_fields.items()}
-)
+_FIELD_NAMES = sorted({f.alias or name for name, f in EndpointEntry.model_fields.items()})
 
 
 def _describe(key: str, err: Any) -> str:

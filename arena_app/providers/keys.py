@@ -11,8 +11,12 @@ from arena_app.providers.endpoints import DEFAULT_API_BASE, EndpointEntry
 from arena_app.providers.errors import EndpointFileError
 
 #: key env var used when an entry names neither api_key nor api_key_env (FastChat reads these too)
-IMPLICIT_KEY_ENV = {"openai": "OPENAI_API_KEY", "openai_no_stream": "OPENAI_API_KEY",
-                    "anthropic_message": "ANTHROPIC_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+IMPLICIT_KEY_ENV = {
+    "openai": "OPENAI_API_KEY",
+    "openai_no_stream": "OPENAI_API_KEY",
+    "anthropic_message": "ANTHROPIC_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+}
 
 
 def key_source(entry: EndpointEntry) -> str:

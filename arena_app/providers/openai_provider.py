@@ -71,6 +71,7 @@ class OpenAIProvider:
         req = self._request(messages, params)
         events: Callable[[Any], Iterator[TextDelta | Finish]]
         if self.streaming:
+
             def open_stream() -> Any:
                 if self._usage_option:
                     try:
@@ -83,10 +84,13 @@ class OpenAIProvider:
                         # an older OpenAI-compatible server: stream without the usage report from now on
                         self._usage_option = False
                 return self._client.chat.completions.create(**req, stream=True)
+
             events = _stream_events
         else:
+
             def open_stream() -> Any:
                 return self._client.chat.completions.with_streaming_response.create(**req).__enter__()
+
             events = _whole_answer
 
         return sdk_stream(self.target, self._secrets, open_stream, events, cancel)

@@ -60,13 +60,18 @@ class EndpointPool:
         with self._cond:
             return tuple(
                 EndpointHealth(
-                    host=ep.host, healthy=ep.cooldown_until <= now, in_flight=ep.in_flight,
-                    max_concurrency=ep.max_concurrency, consecutive_failures=ep.consecutive_failures,
-                    cooldown_remaining_s=max(0.0, ep.cooldown_until - now), requests=ep.requests,
-                    failures=ep.failures, last_error=ep.last_error,
+                    host=ep.host,
+                    healthy=ep.cooldown_until <= now,
+                    in_flight=ep.in_flight,
+                    max_concurrency=ep.max_concurrency,
+                    consecutive_failures=ep.consecutive_failures,
+                    cooldown_remaining_s=max(0.0, ep.cooldown_until - now),
+                    requests=ep.requests,
+                    failures=ep.failures,
+                    last_error=ep.last_error,
                 )
                 for ep in endpoints
-            )  # fmt: skip
+            )
 
     def occupy(self, ep: Endpoint) -> None:
         """Take a slot of ``ep`` regardless of its limit (``arena models check`` probes every endpoint)."""
@@ -135,5 +140,11 @@ class EndpointPool:
             ep.last_error = err.message
             if ep.consecutive_failures >= self.failure_threshold:
                 ep.cooldown_until = self.clock() + self.cooldown_s
-                log.warning("%s @ %s: cooling down for %g s after %d consecutive failures (last: %s)",
-                            ep.model, ep.host, self.cooldown_s, ep.consecutive_failures, err.message)
+                log.warning(
+                    "%s @ %s: cooling down for %g s after %d consecutive failures (last: %s)",
+                    ep.model,
+                    ep.host,
+                    self.cooldown_s,
+                    ep.consecutive_failures,
+                    err.message,
+                )

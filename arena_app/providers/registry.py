@@ -127,12 +127,21 @@ class ModelRegistry:
                 provider = factories[entry.api_type](target)
                 endpoints.append(Endpoint(name, provider, url_host(base), entry.max_concurrency))
             info = ModelInfo(
-                name=name, model_name=model_name, api_type=entry.api_type, organization=entry.organization,
-                license=entry.license, link=entry.link, description=entry.description, weight=entry.weight,
-                battle=entry.in_battles, chat=entry.in_chat,
+                name=name,
+                model_name=model_name,
+                api_type=entry.api_type,
+                organization=entry.organization,
+                license=entry.license,
+                link=entry.link,
+                description=entry.description,
+                weight=entry.weight,
+                battle=entry.in_battles,
+                chat=entry.in_chat,
                 params=entry.generation_params(default_max_new_tokens),
-                endpoints=tuple(ep.host for ep in endpoints), text_arena=entry.text_arena,
-                vision_arena=entry.vision_arena, custom_system_prompt=entry.custom_system_prompt,
+                endpoints=tuple(ep.host for ep in endpoints),
+                text_arena=entry.text_arena,
+                vision_arena=entry.vision_arena,
+                custom_system_prompt=entry.custom_system_prompt,
             )
             self._models[name] = _Model(info, entry, endpoints, key is not None, key_source(entry))
 
@@ -173,8 +182,11 @@ class ModelRegistry:
 
     def battle_models(self) -> list[ModelInfo]:
         """Models that may be sampled for an anonymous battle now: battle-eligible, weight > 0, healthy."""
-        return [m.info for m in self._models.values()
-                if m.info.battle and m.info.weight > 0 and self._model_healthy(m)]
+        return [
+            m.info
+            for m in self._models.values()
+            if m.info.battle and m.info.weight > 0 and self._model_healthy(m)
+        ]
 
     def chat_models(self) -> list[ModelInfo]:
         """Models a user may pick by name (named battles, direct chat), healthy or not."""
@@ -188,18 +200,31 @@ class ModelRegistry:
 
     def health_report(self) -> list[ModelHealth]:
         return [
-            ModelHealth(m.info.name, self._model_healthy(m), m.info.battle, m.info.chat, m.key_configured,
-                        m.key_source, self._pool.health(m.endpoints))
+            ModelHealth(
+                m.info.name,
+                self._model_healthy(m),
+                m.info.battle,
+                m.info.chat,
+                m.key_configured,
+                m.key_source,
+                self._pool.health(m.endpoints),
+            )
             for m in self._models.values()
-        ]  # fmt: skip
+        ]
 
     def identity_words(self) -> list[str]:
         """Lower-case words whose mention in an answer reveals a model's identity: display names,
         upstream model names, organizations and distinctive name fragments (e.g. "llama", "claude")."""
         return identity_words_for(self.models())
 
-    def check(self, name: str, *, timeout_s: float = 30.0, prompt: str = "Reply with the word OK.",
-              max_new_tokens: int = 16) -> list[EndpointCheck]:
+    def check(
+        self,
+        name: str,
+        *,
+        timeout_s: float = 30.0,
+        prompt: str = "Reply with the word OK.",
+        max_new_tokens: int = 16,
+    ) -> list[EndpointCheck]:
         """Send a tiny request to every endpoint of ``name`` (no retries); results count toward health."""
         model = self._model(name)
         messages = [ChatMessage("user", prompt)]
@@ -219,16 +244,18 @@ class ModelRegistry:
                     else:
                         ttft = event.ttft_s
                 self._pool.record(ep, None)
-                results.append(EndpointCheck(name, ep.host, True, text.strip()[:60], ttft,
-                                             time.monotonic() - started))
+                results.append(
+                    EndpointCheck(name, ep.host, True, text.strip()[:60], ttft, time.monotonic() - started)
+                )
             except Cancelled:  # our own timer: a silent endpoint counts against its health like any timeout
                 late = f"no complete answer within {timeout_s:g} s"
                 self._pool.record(ep, ProviderTimeout(f"The model did not answer within {timeout_s:g} s."))
                 results.append(EndpointCheck(name, ep.host, False, late, None, time.monotonic() - started))
             except ProviderError as err:
                 self._pool.record(ep, err)
-                results.append(EndpointCheck(name, ep.host, False, err.message, None,
-                                             time.monotonic() - started))
+                results.append(
+                    EndpointCheck(name, ep.host, False, err.message, None, time.monotonic() - started)
+                )
             finally:
                 timer.cancel()
                 self._pool.release(ep)
@@ -259,7 +286,10 @@ class ModelRegistry:
         return self._stream(model, messages, params or model.info.params, cancel)
 
     def _stream(
-        self, model: _Model, messages: list[ChatMessage], params: GenerationParams,
+        self,
+        model: _Model,
+        messages: list[ChatMessage],
+        params: GenerationParams,
         cancel: threading.Event | None,
     ) -> Iterator[StreamEvent]:
         tried: list[Endpoint] = []
@@ -279,8 +309,12 @@ class ModelRegistry:
                 return
             except ProviderError as err:
                 self._pool.record(ep, err)
-                if (started or not err.retryable or attempt == attempts - 1
-                        or (cancel is not None and cancel.is_set())):
+                if (
+                    started
+                    or not err.retryable
+                    or attempt == attempts - 1
+                    or (cancel is not None and cancel.is_set())
+                ):
                     raise
                 others = [e for e in model.endpoints if e is not ep and e not in tried]
                 if isinstance(err, RateLimited) and not others:

@@ -271,4 +271,3 @@ class BattleService:
                 )
             )
         return stats
-

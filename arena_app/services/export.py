@@ -43,8 +43,17 @@ from arena_app.storage.export_queries import (
 )
 
 COLUMNS = (
-    "vote_id", "battle_id", "tstamp", "mode", "model_a", "model_b", "winner", "turn", "excluded_reason",
-    "judge", "tags",
+    "vote_id",
+    "battle_id",
+    "tstamp",
+    "mode",
+    "model_a",
+    "model_b",
+    "winner",
+    "turn",
+    "excluded_reason",
+    "judge",
+    "tags",
 )
 CONVERSATION_COLUMNS = ("conversation_a", "conversation_b")
 MODES = ("anony", "named", "all")

@@ -98,9 +98,18 @@ def stream_votes(
     """Yield the matching votes in vote-id order, ``batch_size`` rows in memory at a time."""
     stmt = _filtered(
         select(
-            Vote.id, Vote.battle_id, Vote.created_at, Battle.mode, Battle.model_a, Battle.model_b,
-            Vote.outcome, Vote.turn_count, Vote.excluded_reason, Vote.client_hash,
-            Battle.conversation_a_id, Battle.conversation_b_id,
+            Vote.id,
+            Vote.battle_id,
+            Vote.created_at,
+            Battle.mode,
+            Battle.model_a,
+            Battle.model_b,
+            Vote.outcome,
+            Vote.turn_count,
+            Vote.excluded_reason,
+            Vote.client_hash,
+            Battle.conversation_a_id,
+            Battle.conversation_b_id,
         ),
         f,
     ).order_by(Vote.id)

@@ -133,9 +133,7 @@ class BattleTag(Base):
 
     __tablename__ = "battle_tags"
 
-    battle_id: Mapped[int] = mapped_column(
-        ForeignKey("battles.id", ondelete="CASCADE"), primary_key=True
-    )
+    battle_id: Mapped[int] = mapped_column(ForeignKey("battles.id", ondelete="CASCADE"), primary_key=True)
     tag: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
 
 

@@ -38,9 +38,17 @@ class BattlePanel:
 
     def outputs(self) -> list[Any]:
         return [
-            self.state, self.input, self.chat_a, self.chat_b, self.status, self.reveal,
-            self.send, self.stop, self.regenerate, *self.votes.values(),
-        ]  # fmt: skip
+            self.state,
+            self.input,
+            self.chat_a,
+            self.chat_b,
+            self.status,
+            self.reveal,
+            self.send,
+            self.stop,
+            self.regenerate,
+            *self.votes.values(),
+        ]
 
 
 def build_panel(prefix: str, intro: str) -> BattlePanel:

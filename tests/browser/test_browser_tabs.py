@@ -74,9 +74,13 @@ def _seed_votes(app: RunningApp, tag: str, n: int, *, answers: bool) -> None:
     with session_scope(app.services.session_factory) as s:
         for i in range(n):
             battle = api.create_battle(
-                s, mode="anony", model_a="Quillion-Large", model_b="Zephyrine-7B",
-                session_id=f"{tag}{i}", client_hash=f"{tag}h{i}",
-            )  # fmt: skip
+                s,
+                mode="anony",
+                model_a="Quillion-Large",
+                model_b="Zephyrine-7B",
+                session_id=f"{tag}{i}",
+                client_hash=f"{tag}h{i}",
+            )
             if answers:
                 for conv, tokens in (
                     (battle.conversation_a_id, 40 + i),
@@ -84,14 +88,26 @@ def _seed_votes(app: RunningApp, tag: str, n: int, *, answers: bool) -> None:
                 ):
                     api.add_user_message(s, conv, f"question {i}")
                     api.add_assistant_message(
-                        s, conv, "an **answer**", created_at=now, finished_at=now, ttft_s=0.1,
-                        output_tokens=tokens, finish_reason="stop",
+                        s,
+                        conv,
+                        "an **answer**",
+                        created_at=now,
+                        finished_at=now,
+                        ttft_s=0.1,
+                        output_tokens=tokens,
+                        finish_reason="stop",
                         style=StyleCounts(tokens=tokens, headers=0, lists=0, bold=i % 2, has_code=False),
-                    )  # fmt: skip
+                    )
             api.set_battle_turns(s, battle.id, 1)
             winner = "model_a" if i % 5 else "tie"
-            api.record_vote(s, battle_id=battle.id, outcome=winner, turn_count=1,
-                            session_id=f"{tag}{i}", client_hash=f"{tag}h{i}")  # fmt: skip
+            api.record_vote(
+                s,
+                battle_id=battle.id,
+                outcome=winner,
+                turn_count=1,
+                session_id=f"{tag}{i}",
+                client_hash=f"{tag}h{i}",
+            )
 
 
 def test_leaderboard_renders_table_and_charts(page: Any, running_app: RunningApp) -> None:

@@ -37,9 +37,12 @@ def test_arena_serve_demo_answers_and_stops_its_worker(demo_cache_dir: Path, tmp
     db = tmp_path / "arena.db"
     log = tmp_path / "serve.log"
     env = {
-        **os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
-        "ARENA_DATABASE_URL": f"sqlite:///{db}", "ARENA_CACHE_DIR": str(demo_cache_dir),
-    }  # fmt: skip
+        **os.environ,
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "HF_HUB_OFFLINE": "1",
+        "ARENA_DATABASE_URL": f"sqlite:///{db}",
+        "ARENA_CACHE_DIR": str(demo_cache_dir),
+    }
     cmd = [sys.executable, "-m", "arena_app.cli.main", "serve", "--demo", "--port", str(port)]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)

@@ -45,8 +45,13 @@ ANSWER_WORD = {
 }
 #: strings that must never reach the browser before a battle's vote
 SECRETS_BEFORE_REVEAL = (
-    "zephyrine", "quillion", "zephyr labs", "quillco", OPENAI_KEY, ANTHROPIC_KEY,
-)  # fmt: skip
+    "zephyrine",
+    "quillion",
+    "zephyr labs",
+    "quillco",
+    OPENAI_KEY,
+    ANTHROPIC_KEY,
+)
 
 
 def default_answer(upstream: str) -> str:
@@ -124,14 +129,24 @@ def endpoint_mapping(openai_base: str, anthropic_base: str) -> dict[str, dict[st
     oa = {"api_type": "openai", "api_base": openai_base, "api_key": OPENAI_KEY, "retries": 0}
     an = {"api_type": "anthropic_message", "api_base": anthropic_base, "api_key": ANTHROPIC_KEY, "retries": 0}
     return {
-        "Zephyrine-7B": {**oa, "model_name": "zephyrine-upstream", "anony_only": True,
-                         "organization": "Zephyr Labs", "license": "Apache-2.0",
-                         "link": "https://example.org/zephyrine"},
-        "Quillion-Large": {**an, "model_name": "quillion-upstream", "anony_only": True,
-                           "organization": "Quillco", "license": "Proprietary"},
+        "Zephyrine-7B": {
+            **oa,
+            "model_name": "zephyrine-upstream",
+            "anony_only": True,
+            "organization": "Zephyr Labs",
+            "license": "Apache-2.0",
+            "link": "https://example.org/zephyrine",
+        },
+        "Quillion-Large": {
+            **an,
+            "model_name": "quillion-upstream",
+            "anony_only": True,
+            "organization": "Quillco",
+            "license": "Proprietary",
+        },
         "Papaya-Chat": {**oa, "model_name": "papaya-upstream", "battle": False, "organization": "Fruitful"},
         "Guava-Chat": {**an, "model_name": "guava-upstream", "battle": False, "organization": "Fruitful"},
-    }  # fmt: skip
+    }
 
 
 @contextlib.contextmanager

@@ -10,12 +10,31 @@ from gradio_client import Client
 from tests.e2e.harness import BATTLE_MODELS, RunningApp
 
 DOCUMENTED_API = {
-    "/battle_send", "/battle_stop", "/battle_regenerate", "/battle_new_round", "/battle_vote_a",
-    "/battle_vote_b", "/battle_vote_tie", "/battle_vote_bothbad", "/sbs_send", "/sbs_stop",
-    "/sbs_regenerate", "/sbs_new_round", "/sbs_vote_a", "/sbs_vote_b", "/sbs_vote_tie", "/sbs_vote_bothbad",
-    "/chat_send", "/chat_stop", "/chat_regenerate", "/chat_clear", "/chat_upvote", "/chat_downvote",
-    "/chat_flag", "/leaderboard_view",
-}  # fmt: skip
+    "/battle_send",
+    "/battle_stop",
+    "/battle_regenerate",
+    "/battle_new_round",
+    "/battle_vote_a",
+    "/battle_vote_b",
+    "/battle_vote_tie",
+    "/battle_vote_bothbad",
+    "/sbs_send",
+    "/sbs_stop",
+    "/sbs_regenerate",
+    "/sbs_new_round",
+    "/sbs_vote_a",
+    "/sbs_vote_b",
+    "/sbs_vote_tie",
+    "/sbs_vote_bothbad",
+    "/chat_send",
+    "/chat_stop",
+    "/chat_regenerate",
+    "/chat_clear",
+    "/chat_upvote",
+    "/chat_downvote",
+    "/chat_flag",
+    "/leaderboard_view",
+}
 
 
 def _leaks(app: RunningApp, text: str) -> list[str]:

@@ -95,13 +95,23 @@ def test_leaderboard_reads_the_latest_snapshot(running_app: RunningApp) -> None:
     with session_scope(app.services.session_factory) as s:
         for i in range(8):
             battle = api.create_battle(
-                s, mode="anony", model_a="Zephyrine-7B", model_b="Quillion-Large",
-                session_id=f"seed{i}", client_hash=f"h{i}",
-            )  # fmt: skip
+                s,
+                mode="anony",
+                model_a="Zephyrine-7B",
+                model_b="Quillion-Large",
+                session_id=f"seed{i}",
+                client_hash=f"h{i}",
+            )
             api.set_battle_turns(s, battle.id, 1)
             winner = "model_a" if i < 6 else "model_b"
-            api.record_vote(s, battle_id=battle.id, outcome=winner, turn_count=1,
-                            session_id=f"seed{i}", client_hash=f"h{i}")  # fmt: skip
+            api.record_vote(
+                s,
+                battle_id=battle.id,
+                outcome=winner,
+                turn_count=1,
+                session_id=f"seed{i}",
+                client_hash=f"h{i}",
+            )
     params = RecomputeParams(compute=ComputeParams(rounds=50, style_control=False))
     (snapshot,) = recompute(app.services.session_factory, params)
     assert snapshot.snapshot_id is not None

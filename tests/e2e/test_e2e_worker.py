@@ -28,9 +28,21 @@ def worker_url(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
     port = free_port()
     log = tmp_path_factory.mktemp("worker") / "worker.log"
     cmd = [
-        sys.executable, "-m", "arena_app.cli.main", "worker", "--model-path", str(tiny_model_dir),
-        "--model-name", "tiny", "--port", str(port), "--device", "cpu", "--max-new-tokens-limit", "64",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "arena_app.cli.main",
+        "worker",
+        "--model-path",
+        str(tiny_model_dir),
+        "--model-name",
+        "tiny",
+        "--port",
+        str(port),
+        "--device",
+        "cpu",
+        "--max-new-tokens-limit",
+        "64",
+    ]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
     try:

@@ -37,33 +37,42 @@ def bulk_seed(engine: Engine, n: int) -> None:
             stamp = "strftime('%Y-%m-%d %H:%M:%S', '2026-01-01', '+' || (i + 1) || ' seconds') || '.000000'"
             mode = "CASE WHEN i % 2 = 1 THEN 'named' ELSE 'anony' END"
         for side in (0, 1):
-            conn.execute(text(
-                "INSERT INTO conversations (id, mode, model_name, session_id, client_hash, created_at, "
-                "answer_tokens, header_count, list_count, bold_count, has_code) "
-                f"SELECT {c0} + 2 * i + {side + 1}, 'anony', 'm' || ((i + {side}) % 7), 's' || i, "
-                f"'h' || (i % 1000), {epoch}, 0, 0, 0, 0, {'false' if pg else '0'} FROM {series}"
-            ))
-        conn.execute(text(
-            "INSERT INTO battles (id, mode, model_a, model_b, conversation_a_id, conversation_b_id, "
-            "session_id, client_hash, created_at, turn_count, regenerations) "
-            f"SELECT {b0} + i + 1, {mode}, 'm' || (i % 7), 'm' || ((i + 1) % 7), {c0} + 2 * i + 1, "
-            f"{c0} + 2 * i + 2, 's' || i, 'h' || (i % 1000), {epoch}, 1, 0 FROM {series}"
-        ))
+            conn.execute(
+                text(
+                    "INSERT INTO conversations (id, mode, model_name, session_id, client_hash, created_at, "
+                    "answer_tokens, header_count, list_count, bold_count, has_code) "
+                    f"SELECT {c0} + 2 * i + {side + 1}, 'anony', 'm' || ((i + {side}) % 7), 's' || i, "
+                    f"'h' || (i % 1000), {epoch}, 0, 0, 0, 0, {'false' if pg else '0'} FROM {series}"
+                )
+            )
+        conn.execute(
+            text(
+                "INSERT INTO battles (id, mode, model_a, model_b, conversation_a_id, conversation_b_id, "
+                "session_id, client_hash, created_at, turn_count, regenerations) "
+                f"SELECT {b0} + i + 1, {mode}, 'm' || (i % 7), 'm' || ((i + 1) % 7), {c0} + 2 * i + 1, "
+                f"{c0} + 2 * i + 2, 's' || i, 'h' || (i % 1000), {epoch}, 1, 0 FROM {series}"
+            )
+        )
         outcome = (
             "CASE i % 4 WHEN 0 THEN 'model_a' WHEN 1 THEN 'model_b' WHEN 2 THEN 'tie' "
             "ELSE 'tie (bothbad)' END"
         )
-        conn.execute(text(
-            "INSERT INTO votes (battle_id, outcome, turn_count, excluded_reason, session_id, client_hash, "
-            f"created_at) SELECT {b0} + i + 1, {outcome}, 1 + i % 3, "
-            "CASE WHEN i % 10 = 9 THEN 'identity_leak' END, 's' || i, 'h' || (i % 1000), "
-            f"{stamp} FROM {series}"
-        ))
+        conn.execute(
+            text(
+                "INSERT INTO votes (battle_id, outcome, turn_count, excluded_reason, session_id, "
+                f"client_hash, created_at) SELECT {b0} + i + 1, {outcome}, 1 + i % 3, "
+                "CASE WHEN i % 10 = 9 THEN 'identity_leak' END, 's' || i, 'h' || (i % 1000), "
+                f"{stamp} FROM {series}"
+            )
+        )
         if pg:
             for table in ("conversations", "battles"):
-                conn.execute(text(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
-                ))
+                conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT max(id) FROM {table}))"
+                    )
+                )
 
 
 def set_vote_time(engine: Engine, vote_id: int, when: datetime) -> None:

@@ -46,24 +46,69 @@ def _seed_story(engine: Engine) -> dict[str, int]:
     """Two battles with tricky text, a regenerated answer, tags, one counted and one excluded vote."""
     factory = make_session_factory(engine)
     with session_scope(factory) as s:
-        b1 = api.create_battle(s, mode="anony", model_a='model, "one"', model_b="model-two", session_id="s1",
-                               client_hash="judge-1")
+        b1 = api.create_battle(
+            s,
+            mode="anony",
+            model_a='model, "one"',
+            model_b="model-two",
+            session_id="s1",
+            client_hash="judge-1",
+        )
         api.add_user_message(s, b1.conversation_a_id, TRICKY)
         api.add_user_message(s, b1.conversation_b_id, TRICKY)
-        old = api.add_assistant_message(s, b1.conversation_a_id, "first try", created_at=NOW, finished_at=NOW,
-                                        ttft_s=0.1, output_tokens=2, finish_reason="stop")
-        api.add_assistant_message(s, b1.conversation_a_id, "second, better\ntry", created_at=NOW,
-                                  finished_at=NOW, ttft_s=0.1, output_tokens=3, finish_reason="stop",
-                                  style=StyleCounts(3, 0, 0, 0, False), replaces_message_id=old.id)
-        api.add_assistant_message(s, b1.conversation_b_id, '"quoted" answer', created_at=NOW, finished_at=NOW,
-                                  ttft_s=0.2, output_tokens=2, finish_reason="stop")
+        old = api.add_assistant_message(
+            s,
+            b1.conversation_a_id,
+            "first try",
+            created_at=NOW,
+            finished_at=NOW,
+            ttft_s=0.1,
+            output_tokens=2,
+            finish_reason="stop",
+        )
+        api.add_assistant_message(
+            s,
+            b1.conversation_a_id,
+            "second, better\ntry",
+            created_at=NOW,
+            finished_at=NOW,
+            ttft_s=0.1,
+            output_tokens=3,
+            finish_reason="stop",
+            style=StyleCounts(3, 0, 0, 0, False),
+            replaces_message_id=old.id,
+        )
+        api.add_assistant_message(
+            s,
+            b1.conversation_b_id,
+            '"quoted" answer',
+            created_at=NOW,
+            finished_at=NOW,
+            ttft_s=0.2,
+            output_tokens=2,
+            finish_reason="stop",
+        )
         api.add_battle_tags(s, b1.id, ["multi_turn", "code"])
-        v1 = api.record_vote(s, battle_id=b1.id, outcome="tie (bothbad)", turn_count=1, session_id="s1",
-                             client_hash="judge-1")
-        b2 = api.create_battle(s, mode="named", model_a="model-two", model_b='model, "one"', session_id="s2",
-                               client_hash="judge-2")
-        v2 = api.record_vote(s, battle_id=b2.id, outcome="model_b", turn_count=0, session_id="s2",
-                             client_hash="judge-2", excluded_reason="identity_leak")
+        v1 = api.record_vote(
+            s, battle_id=b1.id, outcome="tie (bothbad)", turn_count=1, session_id="s1", client_hash="judge-1"
+        )
+        b2 = api.create_battle(
+            s,
+            mode="named",
+            model_a="model-two",
+            model_b='model, "one"',
+            session_id="s2",
+            client_hash="judge-2",
+        )
+        v2 = api.record_vote(
+            s,
+            battle_id=b2.id,
+            outcome="model_b",
+            turn_count=0,
+            session_id="s2",
+            client_hash="judge-2",
+            excluded_reason="identity_leak",
+        )
     set_vote_time(engine, v1.id, NOW)
     set_vote_time(engine, v2.id, NOW + timedelta(hours=1))
     return {"b1": b1.id, "b2": b2.id, "v1": v1.id, "v2": v2.id}
@@ -77,16 +122,27 @@ def test_csv_content_and_quoting(engine: Engine, tmp_path: Path) -> None:
     assert [r["vote_id"] for r in rows] == [str(ids["v1"]), str(ids["v2"])]
     first, second = rows
     assert first == {
-        "vote_id": str(ids["v1"]), "battle_id": str(ids["b1"]), "tstamp": "2026-03-04T05:06:07.890123Z",
-        "mode": "anony", "model_a": 'model, "one"', "model_b": "model-two", "winner": "tie (bothbad)",
-        "turn": "1", "excluded_reason": "", "judge": "judge-1", "tags": "code,multi_turn",
-        "conversation_a": first["conversation_a"], "conversation_b": first["conversation_b"],
+        "vote_id": str(ids["v1"]),
+        "battle_id": str(ids["b1"]),
+        "tstamp": "2026-03-04T05:06:07.890123Z",
+        "mode": "anony",
+        "model_a": 'model, "one"',
+        "model_b": "model-two",
+        "winner": "tie (bothbad)",
+        "turn": "1",
+        "excluded_reason": "",
+        "judge": "judge-1",
+        "tags": "code,multi_turn",
+        "conversation_a": first["conversation_a"],
+        "conversation_b": first["conversation_b"],
     }
     assert json.loads(first["conversation_a"]) == [
-        {"role": "user", "content": TRICKY}, {"role": "assistant", "content": "second, better\ntry"},
+        {"role": "user", "content": TRICKY},
+        {"role": "assistant", "content": "second, better\ntry"},
     ]  # the superseded first try is not exported
     assert json.loads(first["conversation_b"]) == [
-        {"role": "user", "content": TRICKY}, {"role": "assistant", "content": '"quoted" answer'},
+        {"role": "user", "content": TRICKY},
+        {"role": "assistant", "content": '"quoted" answer'},
     ]
     assert datetime.fromisoformat(first["tstamp"]) == NOW
     assert (second["mode"], second["winner"]) == ("named", "model_b")
@@ -135,8 +191,9 @@ def test_filters(engine: Engine, tmp_path: Path) -> None:
     named = exported(mode="named")
     assert len(named) == 16  # 20 named minus the excluded ones (i = 9, 19, 29, 39 are odd)
     # since inclusive, until exclusive: votes i = 4..13 have times EPOCH+5s .. EPOCH+14s
-    window = exported(since=EPOCH + timedelta(seconds=5), until=EPOCH + timedelta(seconds=15),
-                      include_excluded=True)
+    window = exported(
+        since=EPOCH + timedelta(seconds=5), until=EPOCH + timedelta(seconds=15), include_excluded=True
+    )
     assert window == everything[4:14]
     tstamps = [parse_when(r["tstamp"]) for r in _read_csv(out)]
     assert min(tstamps) == EPOCH + timedelta(seconds=5) and max(tstamps) == EPOCH + timedelta(seconds=14)

@@ -38,7 +38,10 @@ print(json.dumps({"rows": rows, "seconds": seconds, "max_rss_kib": rss}))
 def _export_in_subprocess(url: str, out: Path, until: str = "") -> dict[str, float]:
     done = subprocess.run(
         [sys.executable, "-c", EXPORT_SCRIPT, url, str(out), until],
-        capture_output=True, text=True, timeout=500, check=False,
+        capture_output=True,
+        text=True,
+        timeout=500,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))

@@ -61,22 +61,41 @@ class AnthropicFakeServer(FakeServer):
         stop_reason = _STOP_REASONS.get(reply.finish_reason, reply.finish_reason)
         if not body.get("stream"):
             h.pause(reply.first_chunk_delay)
-            h.send_json(200, {
-                "id": "msg_fake", "type": "message", "role": "assistant", "model": model,
-                "content": [{"type": "text", "text": reply.full_text}],
-                "stop_reason": stop_reason, "stop_sequence": None,
-                "usage": {"input_tokens": 7, "output_tokens": tokens},
-            }, reply.extra_headers)
+            h.send_json(
+                200,
+                {
+                    "id": "msg_fake",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": model,
+                    "content": [{"type": "text", "text": reply.full_text}],
+                    "stop_reason": stop_reason,
+                    "stop_sequence": None,
+                    "usage": {"input_tokens": 7, "output_tokens": tokens},
+                },
+                reply.extra_headers,
+            )
             return
 
         def event(name: str, payload: dict[str, Any]) -> None:
             h.send_event(json.dumps({"type": name, **payload}), event=name)
 
         h.start_sse(reply.extra_headers)
-        event("message_start", {"message": {
-            "id": "msg_fake", "type": "message", "role": "assistant", "model": model, "content": [],
-            "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 7, "output_tokens": 1},
-        }})
+        event(
+            "message_start",
+            {
+                "message": {
+                    "id": "msg_fake",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": model,
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": {"input_tokens": 7, "output_tokens": 1},
+                }
+            },
+        )
         event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})
         h.pause(reply.first_chunk_delay)
         for i, piece in enumerate(reply.chunks):

@@ -50,8 +50,13 @@ class OpenAIFakeServer(FakeServer):
 
     def _respond(self, h: _Handler, req: RecordedRequest, reply: Reply) -> None:
         if req.method == "GET" and req.path.rstrip("/").endswith("/models"):
-            h.send_json(200, {"object": "list", "data": [{"id": "fake-model", "object": "model",
-                                                          "created": 0, "owned_by": "fake"}]})
+            h.send_json(
+                200,
+                {
+                    "object": "list",
+                    "data": [{"id": "fake-model", "object": "model", "created": 0, "owned_by": "fake"}],
+                },
+            )
             return
         if not req.path.rstrip("/").endswith("/chat/completions"):
             h.send_json(404, openai_error_body(404, f"unknown path {req.path}"))
@@ -71,8 +76,14 @@ class OpenAIFakeServer(FakeServer):
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.full_text},
-                             "finish_reason": reply.finish_reason, "logprobs": None}],
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": reply.full_text},
+                        "finish_reason": reply.finish_reason,
+                        "logprobs": None,
+                    }
+                ],
             }
             if reply.usage:
                 payload["usage"] = usage
@@ -80,13 +91,15 @@ class OpenAIFakeServer(FakeServer):
             return
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
-            return json.dumps({
-                "id": "chatcmpl-fake",
-                "object": "chat.completion.chunk",
-                "created": int(time.time()),
-                "model": model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
-            })
+            return json.dumps(
+                {
+                    "id": "chatcmpl-fake",
+                    "object": "chat.completion.chunk",
+                    "created": int(time.time()),
+                    "model": model,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+                }
+            )
 
         h.start_sse(reply.extra_headers)
         h.send_event(chunk({"role": "assistant", "content": ""}))
@@ -102,10 +115,18 @@ class OpenAIFakeServer(FakeServer):
         h.send_event(chunk({}, reply.finish_reason))
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         if reply.usage and include_usage:
-            h.send_event(json.dumps({
-                "id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()),
-                "model": model, "choices": [], "usage": usage,
-            }))
+            h.send_event(
+                json.dumps(
+                    {
+                        "id": "chatcmpl-fake",
+                        "object": "chat.completion.chunk",
+                        "created": int(time.time()),
+                        "model": model,
+                        "choices": [],
+                        "usage": usage,
+                    }
+                )
+            )
         h.send_event("[DONE]")
         h.end_chunked()
 

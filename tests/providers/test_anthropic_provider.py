@@ -37,10 +37,16 @@ MESSAGES = [
 ]
 
 
-def provider(srv: AnthropicFakeServer, *, key: str | None = ANTHROPIC_KEY,
-             timeouts: Timeouts | None = None) -> AnthropicProvider:
-    target = EndpointTarget("claude-test", "claude-upstream", srv.base_url,
-                            SecretStr(key) if key else None, timeouts or Timeouts())
+def provider(
+    srv: AnthropicFakeServer, *, key: str | None = ANTHROPIC_KEY, timeouts: Timeouts | None = None
+) -> AnthropicProvider:
+    target = EndpointTarget(
+        "claude-test",
+        "claude-upstream",
+        srv.base_url,
+        SecretStr(key) if key else None,
+        timeouts or Timeouts(),
+    )
     return AnthropicProvider(target)
 
 

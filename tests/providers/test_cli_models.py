@@ -29,12 +29,25 @@ def run(argv: list[str]) -> int:
 
 def write_file(tmp_path: Path, openai_url: str, anthropic_url: str) -> Path:
     data = {
-        "gpt-local": {"api_type": "openai", "model_name": "up-gpt", "api_key": SECRET,
-                      "api_base": [openai_url, openai_url + "/"], "organization": "OpenAI"},
-        "claude-x": {"api_type": "anthropic_message", "api_base": anthropic_url,
-                     "api_key_env": "CLI_TEST_KEY", "anony_only": True},
-        "needs-key": {"api_type": "openai", "api_base": openai_url, "api_key_env": "CLI_UNSET_KEY",
-                      "battle": False},
+        "gpt-local": {
+            "api_type": "openai",
+            "model_name": "up-gpt",
+            "api_key": SECRET,
+            "api_base": [openai_url, openai_url + "/"],
+            "organization": "OpenAI",
+        },
+        "claude-x": {
+            "api_type": "anthropic_message",
+            "api_base": anthropic_url,
+            "api_key_env": "CLI_TEST_KEY",
+            "anony_only": True,
+        },
+        "needs-key": {
+            "api_type": "openai",
+            "api_base": openai_url,
+            "api_key_env": "CLI_UNSET_KEY",
+            "battle": False,
+        },
     }
     path = tmp_path / "endpoints.json"
     path.write_text(json.dumps(data))
@@ -48,8 +61,10 @@ def servers() -> Iterator[tuple[OpenAIFakeServer, AnthropicFakeServer]]:
 
 
 def test_models_lists_pools_hosts_and_key_sources(
-    tmp_path: Path, servers: tuple[OpenAIFakeServer, AnthropicFakeServer],
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    servers: tuple[OpenAIFakeServer, AnthropicFakeServer],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     o, a = servers
     monkeypatch.setenv("CLI_TEST_KEY", "sk-ant-cli-9999999")
@@ -66,8 +81,12 @@ def test_models_lists_pools_hosts_and_key_sources(
     assert SECRET not in out and "sk-ant-cli-9999999" not in out and "/v1" not in out
 
 
-def test_models_json(tmp_path: Path, servers: tuple[OpenAIFakeServer, AnthropicFakeServer],
-                     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_models_json(
+    tmp_path: Path,
+    servers: tuple[OpenAIFakeServer, AnthropicFakeServer],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     o, a = servers
     monkeypatch.setenv("CLI_TEST_KEY", "k")
     run(["models", "--json", "--endpoints-file", str(write_file(tmp_path, o.base_url, a.base_url))])
@@ -79,8 +98,10 @@ def test_models_json(tmp_path: Path, servers: tuple[OpenAIFakeServer, AnthropicF
 
 
 def test_check_reports_each_endpoint_and_fails_when_one_fails(
-    tmp_path: Path, servers: tuple[OpenAIFakeServer, AnthropicFakeServer],
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    servers: tuple[OpenAIFakeServer, AnthropicFakeServer],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     o, a = servers
     o.default = Reply.text("OK")

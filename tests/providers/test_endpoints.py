@@ -88,12 +88,25 @@ def test_example_file_is_valid_and_has_no_literal_key() -> None:
 
 
 def test_extensions_are_read(tmp_path: Path) -> None:
-    data = {"m": {
-        "api_type": "openai", "api_base": ["http://a:1/v1", "http://b:2/v1"], "weight": 2.5,
-        "organization": "Org", "license": "MIT", "link": "https://x", "description": "d",
-        "max_concurrency": 3, "queue_timeout_s": 4, "timeout_s": 50, "connect_timeout_s": 2,
-        "first_token_timeout_s": 20, "retries": 2, "battle": False, "chat": True,
-    }}
+    data = {
+        "m": {
+            "api_type": "openai",
+            "api_base": ["http://a:1/v1", "http://b:2/v1"],
+            "weight": 2.5,
+            "organization": "Org",
+            "license": "MIT",
+            "link": "https://x",
+            "description": "d",
+            "max_concurrency": 3,
+            "queue_timeout_s": 4,
+            "timeout_s": 50,
+            "connect_timeout_s": 2,
+            "first_token_timeout_s": 20,
+            "retries": 2,
+            "battle": False,
+            "chat": True,
+        }
+    }
     entry = parse_endpoints(data).entries["m"]
     assert entry.api_bases() == ["http://a:1/v1", "http://b:2/v1"]
     assert entry.timeouts() == Timeouts(connect_s=2, first_token_s=20, total_s=50)
@@ -112,38 +125,65 @@ def test_default_api_base_per_type() -> None:
 @pytest.mark.parametrize(
     ("entry", "expected"),
     [
-        ({"api_type": "opnai"},
-         "gpt-4o: api_type 'opnai' is not one of openai, openai_no_stream, anthropic_message, anthropic"),
-        ({"api_type": "gemini"},
-         "gpt-4o: api_type 'gemini' is a FastChat type this arena does not implement"),
-        ({"api_type": "openai", "api_bse": "http://x"},
-         "gpt-4o: unknown field 'api_bse' (did you mean 'api_base'?)"),
-        ({"api_type": "openai", "recommended_config": {"temprature": 1}},
-         "gpt-4o: unknown field 'recommended_config.temprature' (did you mean 'temperature'?)"),
+        (
+            {"api_type": "opnai"},
+            "gpt-4o: api_type 'opnai' is not one of openai, openai_no_stream, anthropic_message, anthropic",
+        ),
+        (
+            {"api_type": "gemini"},
+            "gpt-4o: api_type 'gemini' is a FastChat type this arena does not implement",
+        ),
+        (
+            {"api_type": "openai", "api_bse": "http://x"},
+            "gpt-4o: unknown field 'api_bse' (did you mean 'api_base'?)",
+        ),
+        (
+            {"api_type": "openai", "recommended_config": {"temprature": 1}},
+            "gpt-4o: unknown field 'recommended_config.temprature' (did you mean 'temperature'?)",
+        ),
         ({"model_name": "x"}, "gpt-4o: api_type is required"),
-        ({"api_type": "openai", "api_base": "localhost:8000"},
-         "gpt-4o: api_base 'localhost:8000' is not an http:// or https:// URL"),
-        ({"api_type": "openai", "api_base": []},
-         "gpt-4o: api_base must be a URL or a non-empty list of URLs"),
+        (
+            {"api_type": "openai", "api_base": "localhost:8000"},
+            "gpt-4o: api_base 'localhost:8000' is not an http:// or https:// URL",
+        ),
+        (
+            {"api_type": "openai", "api_base": []},
+            "gpt-4o: api_base must be a URL or a non-empty list of URLs",
+        ),
         ({"api_type": "openai", "weight": -1}, "gpt-4o: weight: Input should be greater than or equal to 0"),
-        ({"api_type": "openai", "max_concurrency": 0},
-         "gpt-4o: max_concurrency: Input should be greater than or equal to 1"),
-        ({"api_type": "openai", "recommended_config": {"temperature": 3}},
-         "gpt-4o: recommended_config.temperature: Input should be less than or equal to 2"),
-        ({"api_type": "openai", "anony_only": "yes please"},
-         "gpt-4o: anony_only: Input should be a valid boolean"),
-        ({"api_type": "openai", "api_key": "sk-a", "api_key_env": "K"},
-         "gpt-4o: api_key and api_key_env are both set; keep only api_key_env"),
-        ({"api_type": "openai", "api_key_env": "my key"},
-         "gpt-4o: api_key_env 'my key' is not an environment variable name"),
-        ({"api_type": "openai", "anony_only": True, "chat": True},
-         "gpt-4o: anony_only is true (battles only) but chat is true"),
-        ({"api_type": "openai", "battle": False, "chat": False},
-         "gpt-4o: battle and chat are both false"),
-        ({"api_type": "anthropic", "api_base": "https://api.anthropic.com/v1"},
-         "gpt-4o: api_base 'https://api.anthropic.com/v1' must not end in /v1 for api_type anthropic"),
-        ({"api_type": "openai", "timeout_s": 10, "first_token_timeout_s": 20},
-         "gpt-4o: first_token_timeout_s is longer than timeout_s"),
+        (
+            {"api_type": "openai", "max_concurrency": 0},
+            "gpt-4o: max_concurrency: Input should be greater than or equal to 1",
+        ),
+        (
+            {"api_type": "openai", "recommended_config": {"temperature": 3}},
+            "gpt-4o: recommended_config.temperature: Input should be less than or equal to 2",
+        ),
+        (
+            {"api_type": "openai", "anony_only": "yes please"},
+            "gpt-4o: anony_only: Input should be a valid boolean",
+        ),
+        (
+            {"api_type": "openai", "api_key": "sk-a", "api_key_env": "K"},
+            "gpt-4o: api_key and api_key_env are both set; keep only api_key_env",
+        ),
+        (
+            {"api_type": "openai", "api_key_env": "my key"},
+            "gpt-4o: api_key_env 'my key' is not an environment variable name",
+        ),
+        (
+            {"api_type": "openai", "anony_only": True, "chat": True},
+            "gpt-4o: anony_only is true (battles only) but chat is true",
+        ),
+        ({"api_type": "openai", "battle": False, "chat": False}, "gpt-4o: battle and chat are both false"),
+        (
+            {"api_type": "anthropic", "api_base": "https://api.anthropic.com/v1"},
+            "gpt-4o: api_base 'https://api.anthropic.com/v1' must not end in /v1 for api_type anthropic",
+        ),
+        (
+            {"api_type": "openai", "timeout_s": 10, "first_token_timeout_s": 20},
+            "gpt-4o: first_token_timeout_s is longer than timeout_s",
+        ),
     ],
 )
 def test_invalid_entries_name_the_model_and_field(entry: dict[str, Any], expected: str) -> None:
@@ -155,8 +195,10 @@ def test_all_problems_are_listed_first_one_on_the_first_line() -> None:
     with pytest.raises(EndpointFileError) as info:
         parse_endpoints({"a": {"api_type": "x"}, "b": {"api_type": "openai", "colour": "red"}}, "f.json")
     lines = str(info.value).splitlines()
-    assert lines[0] == "f.json: a: api_type 'x' is not one of openai, openai_no_stream, anthropic_message, " \
-                       "anthropic (and 1 more problem)"
+    assert (
+        lines[0] == "f.json: a: api_type 'x' is not one of openai, openai_no_stream, anthropic_message, "
+        "anthropic (and 1 more problem)"
+    )
     assert any(line.strip().startswith("b: unknown field 'colour'") for line in lines[1:])
 
 
@@ -211,12 +253,14 @@ def test_vendor_key_variable_is_only_used_for_the_vendors_own_url() -> None:
     from arena_app.providers.keys import key_source, resolve_key
 
     env = {"OPENAI_API_KEY": "sk-openai", "ANTHROPIC_API_KEY": "sk-ant"}
-    entries = parse_endpoints({
-        "gpt": {"api_type": "openai"},
-        "claude": {"api_type": "anthropic_message"},
-        "local-openai": {"api_type": "openai", "api_base": "http://127.0.0.1:9/v1"},
-        "proxy-claude": {"api_type": "anthropic_message", "api_base": "https://proxy.example"},
-    }).entries  # fmt: skip
+    entries = parse_endpoints(
+        {
+            "gpt": {"api_type": "openai"},
+            "claude": {"api_type": "anthropic_message"},
+            "local-openai": {"api_type": "openai", "api_base": "http://127.0.0.1:9/v1"},
+            "proxy-claude": {"api_type": "anthropic_message", "api_base": "https://proxy.example"},
+        }
+    ).entries
     keys = {n: resolve_key(n, e, env, require=False) for n, e in entries.items()}
     assert keys["gpt"] is not None and keys["gpt"].get_secret_value() == "sk-openai"
     assert keys["claude"] is not None and keys["claude"].get_secret_value() == "sk-ant"
@@ -232,9 +276,7 @@ def test_invalid_api_base_error_does_not_repeat_credentials() -> None:
     assert "api_base 'htp://***@host:1/v1' is not an http:// or https:// URL" in message
     assert "hunter2" not in message and "user:" not in message
     with pytest.raises(EndpointFileError) as info:
-        parse_endpoints(
-            {"c": {"api_type": "anthropic", "api_base": "https://user:hunter2@proxy.example/v1"}}
-        )
+        parse_endpoints({"c": {"api_type": "anthropic", "api_base": "https://user:hunter2@proxy.example/v1"}})
     message = str(info.value)
     assert "api_base 'https://***@proxy.example/v1' must not end in /v1" in message
     assert "hunter2" not in message

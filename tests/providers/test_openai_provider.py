@@ -37,8 +37,9 @@ from tests.providers.conftest import OPENAI_KEY
 MESSAGES = [ChatMessage("system", "Answer briefly."), ChatMessage("user", "Say hello.")]
 
 
-def provider(srv: OpenAIFakeServer, *, key: str = OPENAI_KEY, streaming: bool = True,
-             timeouts: Timeouts | None = None) -> OpenAIProvider:
+def provider(
+    srv: OpenAIFakeServer, *, key: str = OPENAI_KEY, streaming: bool = True, timeouts: Timeouts | None = None
+) -> OpenAIProvider:
     target = EndpointTarget("gpt-test", "gpt-upstream", srv.base_url, SecretStr(key), timeouts or Timeouts())
     return OpenAIProvider(target, streaming=streaming)
 
@@ -60,8 +61,9 @@ def test_streams_text_then_completion(openai_srv: OpenAIFakeServer) -> None:
 
 
 def test_sends_sampling_parameters_system_prompt_and_key(openai_srv: OpenAIFakeServer) -> None:
-    params = GenerationParams(temperature=0.3, top_p=0.8, max_new_tokens=77, stop=("END",),
-                              extra_body={"repetition_penalty": 1.1})
+    params = GenerationParams(
+        temperature=0.3, top_p=0.8, max_new_tokens=77, stop=("END",), extra_body={"repetition_penalty": 1.1}
+    )
     collect(provider(openai_srv).stream(MESSAGES, params))
     req = openai_srv.requests[0]
     assert req.path == "/v1/chat/completions"
@@ -122,8 +124,9 @@ def test_wrong_key_is_authentication_error_without_the_key(
         (400, "This model's maximum context length is 8192 tokens", ContextTooLong, False),
     ],
 )
-def test_http_errors_map_to_the_tree(openai_srv: OpenAIFakeServer, status: int, message: str,
-                                     error_type: type[ProviderError], retryable: bool) -> None:
+def test_http_errors_map_to_the_tree(
+    openai_srv: OpenAIFakeServer, status: int, message: str, error_type: type[ProviderError], retryable: bool
+) -> None:
     openai_srv.enqueue(Reply.error(status, message))
     with pytest.raises(error_type) as info:
         list(provider(openai_srv).stream(MESSAGES, GenerationParams()))
@@ -254,8 +257,13 @@ def test_connect_timeout_is_retryable_and_names_the_limit() -> None:
             s.connect(("127.0.0.1", port))
         fillers.append(s)
     try:
-        target = EndpointTarget("gpt-test", "m", f"http://127.0.0.1:{port}/v1", SecretStr(OPENAI_KEY),
-                                Timeouts(connect_s=0.4, first_token_s=5, total_s=10))
+        target = EndpointTarget(
+            "gpt-test",
+            "m",
+            f"http://127.0.0.1:{port}/v1",
+            SecretStr(OPENAI_KEY),
+            Timeouts(connect_s=0.4, first_token_s=5, total_s=10),
+        )
         started = time.monotonic()
         with pytest.raises(ProviderTimeout) as info:
             list(OpenAIProvider(target).stream(MESSAGES, GenerationParams()))

@@ -61,12 +61,15 @@ def test_every_api_type_has_a_provider() -> None:
 
 def test_pools_follow_flags_weight_and_health(servers: list[OpenAIFakeServer]) -> None:
     base = servers[0].base_url
-    reg = ModelRegistry.from_mapping({
-        "both": entry(base, organization="Acme"),
-        "battle-only": entry(base, anony_only=True),
-        "chat-only": entry(base, battle=False),
-        "zero-weight": entry(base, weight=0),
-    }, env=ENV)
+    reg = ModelRegistry.from_mapping(
+        {
+            "both": entry(base, organization="Acme"),
+            "battle-only": entry(base, anony_only=True),
+            "chat-only": entry(base, battle=False),
+            "zero-weight": entry(base, weight=0),
+        },
+        env=ENV,
+    )
     assert [m.name for m in reg.models()] == ["both", "battle-only", "chat-only", "zero-weight"]
     assert [m.name for m in reg.battle_models()] == ["both", "battle-only"]
     assert [m.name for m in reg.chat_models()] == ["both", "chat-only", "zero-weight"]
@@ -176,7 +179,10 @@ def test_health_cooldown_and_recovery(servers: list[OpenAIFakeServer]) -> None:
     clock = FakeClock()
     reg = ModelRegistry.from_mapping(
         {"flaky": entry(srv.base_url, retries=0), "steady": entry(servers[1].base_url)},
-        env=ENV, clock=clock, failure_threshold=2, cooldown_s=30,
+        env=ENV,
+        clock=clock,
+        failure_threshold=2,
+        cooldown_s=30,
     )
     srv.enqueue(Reply.error(500), Reply.error(500), Reply.error(503))
     for _ in range(2):
@@ -220,8 +226,9 @@ def test_user_errors_do_not_hurt_health(servers: list[OpenAIFakeServer]) -> None
 def test_unhealthy_endpoint_is_skipped_while_another_is_healthy(servers: list[OpenAIFakeServer]) -> None:
     bad, good = servers
     bad.default = Reply.error(502)
-    reg = ModelRegistry.from_mapping({"m": entry(bad.base_url, good.base_url, retries=1)},
-                                     env=ENV, failure_threshold=1, cooldown_s=60)
+    reg = ModelRegistry.from_mapping(
+        {"m": entry(bad.base_url, good.base_url, retries=1)}, env=ENV, failure_threshold=1, cooldown_s=60
+    )
     for _ in range(4):
         text_of(reg.stream("m", MSGS))
     assert len(bad.requests) == 1  # after its first failure it is cooling down
@@ -235,31 +242,50 @@ def test_missing_key_env_is_a_clear_error(tmp_path: object, servers: list[OpenAI
     kept = ModelRegistry.from_mapping(data, env={}, missing_keys="keep")
     assert kept.health_report()[0].key_configured is False
     assert kept.battle_models() == []  # every request would fail
-    skipped = ModelRegistry.from_mapping(data | {"other": entry(servers[0].base_url)},
-                                         env=ENV, missing_keys="skip")
+    skipped = ModelRegistry.from_mapping(
+        data | {"other": entry(servers[0].base_url)}, env=ENV, missing_keys="skip"
+    )
     assert [m.name for m in skipped.models()] == ["other"]
     assert "NOT_SET_ANYWHERE" in skipped.skipped["gpt-x"]
 
 
 def test_identity_words_cover_names_and_organizations(servers: list[OpenAIFakeServer]) -> None:
     base = servers[0].base_url
-    reg = ModelRegistry.from_mapping({
-        "llama-3.1-8b-instruct": entry(
-            base, model_name="meta-llama/Llama-3.1-8B-Instruct", organization="Meta"
-        ),
-        "claude-3-5-sonnet": entry(base, organization="Anthropic"),
-    }, env=ENV)
+    reg = ModelRegistry.from_mapping(
+        {
+            "llama-3.1-8b-instruct": entry(
+                base, model_name="meta-llama/Llama-3.1-8B-Instruct", organization="Meta"
+            ),
+            "claude-3-5-sonnet": entry(base, organization="Anthropic"),
+        },
+        env=ENV,
+    )
     words = reg.identity_words()
-    for w in ("llama-3.1-8b-instruct", "meta-llama/llama-3.1-8b-instruct", "llama", "meta", "claude",
-              "sonnet", "anthropic"):
+    for w in (
+        "llama-3.1-8b-instruct",
+        "meta-llama/llama-3.1-8b-instruct",
+        "llama",
+        "meta",
+        "claude",
+        "sonnet",
+        "anthropic",
+    ):
         assert w in words
     assert "instruct" not in words
 
 
 def test_no_secret_in_any_public_value(servers: list[OpenAIFakeServer]) -> None:
     reg = ModelRegistry.from_mapping(
-        {"m": entry(servers[0].base_url), "n": {"api_type": "openai", "api_base": servers[1].base_url,
-                                                "api_key": "sk-inline-secret-987654"}}, env=ENV)
+        {
+            "m": entry(servers[0].base_url),
+            "n": {
+                "api_type": "openai",
+                "api_base": servers[1].base_url,
+                "api_key": "sk-inline-secret-987654",
+            },
+        },
+        env=ENV,
+    )
     dumped = repr(reg.models()) + repr(reg.health_report()) + repr(reg.identity_words()) + repr(reg)
     assert "sk-registry-secret-123456" not in dumped and "sk-inline-secret-987654" not in dumped
 
@@ -271,7 +297,6 @@ def test_credentials_in_api_base_are_not_shown(servers: list[OpenAIFakeServer]) 
     assert reg.models()[0].endpoints == (host,)
     dumped = repr(reg.models()) + repr(reg.health_report()) + repr(reg)
     assert "proxy-pass-4242" not in dumped and "proxyuser" not in dumped
-
 
 
 def test_serve_logging_never_shows_request_urls_with_credentials(
@@ -341,7 +366,9 @@ def test_full_healthy_endpoint_is_waited_for_rather_than_a_cooling_one(
     good.default = Reply.text("slow answer", chunk_delay=2)
     reg = ModelRegistry.from_mapping(
         {"m": entry(bad.base_url, good.base_url, max_concurrency=1, queue_timeout_s=0.3, retries=1)},
-        env=ENV, failure_threshold=1, cooldown_s=60,
+        env=ENV,
+        failure_threshold=1,
+        cooldown_s=60,
     )
     first = reg.stream("m", MSGS)
     assert next(first) == TextDelta("slow")  # the 500 from `bad` was retried on `good`

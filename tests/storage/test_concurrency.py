@@ -51,7 +51,11 @@ def test_two_concurrent_votes_on_one_battle_store_exactly_one(factory: sessionma
         def vote(i: int, battle_id: int = battle_id) -> str:
             with session_scope(factory) as s:
                 return api.record_vote(
-                    s, battle_id=battle_id, outcome=outcomes[i], turn_count=1, session_id=f"s{i}",
+                    s,
+                    battle_id=battle_id,
+                    outcome=outcomes[i],
+                    turn_count=1,
+                    session_id=f"s{i}",
                     client_hash=f"judge{i}",
                 ).outcome
 
@@ -79,8 +83,9 @@ def test_many_concurrent_writers_do_not_fail(factory: sessionmaker[Session]) -> 
                 api.add_user_message(s, b.conversation_a_id, f"hello from {i}")
                 api.add_user_message(s, b.conversation_b_id, f"hello from {i}")
                 api.set_battle_turns(s, b.id, 1)
-                api.record_vote(s, battle_id=b.id, outcome="tie", turn_count=1, session_id=f"s{i}",
-                                client_hash=f"h{i}")
+                api.record_vote(
+                    s, battle_id=b.id, outcome="tie", turn_count=1, session_id=f"s{i}", client_hash=f"h{i}"
+                )
         return per_thread
 
     results = _run_together(8, writer)

@@ -135,10 +135,14 @@ def test_stop_string_cuts_the_answer_before_it(
     if stream:
         chunks = list(
             client.chat.completions.create(
-                model=MODEL_NAME, messages=HELLO, max_tokens=30, temperature=0,
-                stop=["zzzz-never", stop], stream=True,
+                model=MODEL_NAME,
+                messages=HELLO,
+                max_tokens=30,
+                temperature=0,
+                stop=["zzzz-never", stop],
+                stream=True,
             )
-        )  # fmt: skip
+        )
         text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
         reasons = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
     else:
