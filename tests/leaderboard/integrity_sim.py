@@ -58,9 +58,7 @@ def _tokens(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.rint(rng.lognormal(np.log(300), 0.7, n)).astype(np.int64)
 
 
-def honest_outcomes(
-    rng: np.random.Generator, eta: np.ndarray, tie_rate: float = 0.3
-) -> np.ndarray:
+def honest_outcomes(rng: np.random.Generator, eta: np.ndarray, tie_rate: float = 0.3) -> np.ndarray:
     p = 1 / (1 + np.exp(-eta))
     t = tie_rate * 2 * np.minimum(p, 1 - p)
     u = rng.random(len(p))

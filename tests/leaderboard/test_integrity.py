@@ -272,3 +272,18 @@ def test_no_votes_and_bad_arguments():
         scan_judges(j, a, b, o, null, 1, u, correction="holm")
     with pytest.raises(ValueError, match="offset"):
         outcome_model(a, b, o, np.zeros(3), offset=np.full(6, np.nan))
+
+
+def test_a_reference_mask_keeps_flagged_judges_votes_out_of_the_tie_rates():
+    rng = np.random.default_rng(10)
+    n = 4000
+    a = np.zeros(n, dtype=np.int64)
+    b = np.ones(n, dtype=np.int64)
+    o = np.where(rng.random(n) < 0.1, 2, rng.integers(0, 2, n))
+    o[:1000] = 2  # a judge that always ties
+    honest = np.arange(n) >= 1000
+    tie = lambda null: float((null.probs[:, 2] + null.probs[:, 3]).mean())  # noqa: E731
+    assert tie(outcome_model(a, b, o, np.zeros(2))) == pytest.approx(0.325, abs=0.02)
+    assert tie(outcome_model(a, b, o, np.zeros(2), reference=honest)) == pytest.approx(0.1, abs=0.02)
+    with pytest.raises(ValueError, match="one flag per vote"):
+        outcome_model(a, b, o, np.zeros(2), reference=honest[:10])
