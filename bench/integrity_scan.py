@@ -131,12 +131,12 @@ def run_arena(ar: Arena, rng: np.random.Generator, alpha: float) -> ArenaResult:
     return ArenaResult(rating_errors(ar, everything), rating_errors(ar, ~bot[ar.judge]), configs)
 
 
-def accuracy(reps: int, seed: int, alpha: float) -> None:
+def accuracy(reps: int, seed: int, alpha: float, votes: tuple[int, int]) -> None:
     rng = np.random.default_rng(seed)
-    results = [run_arena(simulate_arena(rng), rng, alpha) for _ in range(reps)]
+    results = [run_arena(simulate_arena(rng, votes=votes), rng, alpha) for _ in range(reps)]
     print(
-        f"{reps} arenas: 200 honest judges + 10 bots (4 favourite, 3 longer, 3 random), 50-500 votes "
-        f"each, 20 models; alpha {alpha}"
+        f"{reps} arenas: 200 honest judges + 10 bots (4 favourite, 3 longer, 3 random), "
+        f"{votes[0]}-{votes[1]} votes each, 20 models; alpha {alpha}"
     )
     before = np.array([r.before for r in results])
     oracle = np.array([r.oracle for r in results])
@@ -214,6 +214,14 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=20, help="simulated arenas for the accuracy table")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--alpha", type=float, default=0.05)
+    ap.add_argument(
+        "--votes",
+        type=int,
+        nargs=2,
+        default=(50, 500),
+        metavar=("MIN", "MAX"),
+        help="each judge's vote count is uniform in MIN..MAX",
+    )
     ap.add_argument("--timing-votes", type=int, default=1_000_000)
     ap.add_argument("--timing-judges", type=int, default=10_000)
     ap.add_argument("--timing-models", type=int, default=100)
@@ -221,7 +229,7 @@ def main() -> None:
     args = ap.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.1f}")
     if args.reps:
-        accuracy(args.reps, args.seed, args.alpha)
+        accuracy(args.reps, args.seed, args.alpha, tuple(args.votes))
     if not args.no_timing:
         timing(args.timing_votes, args.timing_judges, args.timing_models, args.seed)
 
