@@ -178,8 +178,9 @@ def score_z(probs: FloatArray, outcome: ArrayLike, u: ArrayLike) -> FloatArray:
 
 @dataclass(frozen=True)
 class JudgeScan:
-    """Per judge code ``0..n_judges-1``. Unscreened judges (fewer than ``min_votes`` scored votes) have
-    p-values 1, NaN adjusted values and are never flagged."""
+    """Per judge code ``0..n_judges-1``. Unscreened judges (fewer than ``min_votes`` scored votes) keep
+    their per-statistic values but get a combined ``pvalue`` of 1, a NaN ``adjusted`` value and are never
+    flagged (nor counted in the correction)."""
 
     votes: IntArray  # scored votes
     screened: NDArray[np.bool_]
