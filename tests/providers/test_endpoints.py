@@ -190,7 +190,9 @@ def test_default_api_base_per_type() -> None:
 )
 def test_invalid_entries_name_the_model_and_field(entry: dict[str, Any], expected: str) -> None:
     problems = problems_of({"gpt-4o": entry})
-    assert any(p.startswith(expected) or (expected.startswith("(") and expected in p) for p in problems), problems
+    assert any(p.startswith(expected) or (expected.startswith("(") and expected in p) for p in problems), (
+        problems
+    )
 
 
 def test_all_problems_are_listed_one_per_line_with_the_entry_name() -> None:
