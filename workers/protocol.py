@@ -94,7 +94,8 @@ def validate_request(data: dict[str, Any]) -> ChatCompletionRequest:
                 f"{'.'.join(loc)} is required", param=loc[0], code="missing_required_parameter"
             ) from None
         where = loc[0] + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc[1:])
-        more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
+        extra = exc.error_count() - 1
+        more = f" (and {extra} more problem{'s' if extra > 1 else ''})" if extra else ""
         raise RequestError(
             f"invalid value for {where}: {err['msg']}{more}", param=loc[0], code="invalid_value"
         ) from None
