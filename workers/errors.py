@@ -27,10 +27,16 @@ class RequestError(WorkerError):
     param: str | None = None
     type = "invalid_request_error"
 
-    def __init__(self, message: str, *, param: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, param: str | None = None, code: str | None = None, status: int | None = None
+    ) -> None:
         super().__init__(message)
         if param is not None:
             self.param = param
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
 
 
 class ContextLengthError(RequestError):

@@ -6,9 +6,10 @@ import time
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from workers.errors import RequestError
+from workers.parameters import check_parameters
 
 
 class TextPart(BaseModel):
@@ -43,9 +44,10 @@ class StreamOptions(BaseModel):
 
 
 class ChatCompletionRequest(BaseModel):
-    """The fields the worker honours; other OpenAI fields are accepted and ignored (see docs/worker.md)."""
+    """The fields the worker honours. Every other field was checked by :func:`validate_request` first:
+    refused unless it is at its "off" value (workers/parameters.py), so the model ignores only those."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="ignore")
     model: str
     messages: list[ChatMessageIn] = Field(min_length=1)
     stream: bool = False
@@ -56,6 +58,7 @@ class ChatCompletionRequest(BaseModel):
     max_completion_tokens: int | None = Field(default=None, ge=1)
     stop: str | list[str] | None = None
     n: int | None = Field(default=None, ge=1, le=1, description="only n=1 is supported")
+    seed: int | None = None  # only with temperature 0 (checked in parameters.py), where sampling is greedy
 
     @field_validator("stop")
     @classmethod
@@ -76,6 +79,26 @@ class ChatCompletionRequest(BaseModel):
             {"role": "system" if m.role == "developer" else m.role, "content": m.text()}
             for m in self.messages
         ]
+
+
+def validate_request(data: dict[str, Any]) -> ChatCompletionRequest:
+    """The request, or a RequestError naming the first field that is refused or invalid."""
+    check_parameters(data)
+    try:
+        return ChatCompletionRequest.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = [str(p) for p in err["loc"]]
+        if err["type"] == "missing":
+            raise RequestError(
+                f"{'.'.join(loc)} is required", param=loc[0], code="missing_required_parameter"
+            ) from None
+        where = loc[0] + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc[1:])
+        extra = exc.error_count() - 1
+        more = f" (and {extra} more problem{'s' if extra > 1 else ''})" if extra else ""
+        raise RequestError(
+            f"invalid value for {where}: {err['msg']}{more}", param=loc[0], code="invalid_value"
+        ) from None
 
 
 def error_body(

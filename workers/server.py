@@ -24,14 +24,15 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from workers.errors import EngineError, ModelNotFoundError, NotReadyError, RequestError
 from workers.loading import LoadedModel, load_model
 from workers.metrics import Metrics
+from workers.parameters import parse_body
 from workers.prompting import FALLBACK_STOP, build_prompt_ids
 from workers.protocol import (
-    ChatCompletionRequest,
     chunk,
     completion,
     error_body,
     new_completion_id,
     usage_chunk,
+    validate_request,
 )
 from workers.state import WorkerOptions, WorkerState, plan_generation
 
@@ -125,9 +126,11 @@ def create_app(
         return body
 
     @app.post("/v1/chat/completions", response_model=None)
-    async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any:
+    async def chat_completions(request: Request) -> Any:
         from workers.engine import SamplingParams
 
+        # the body is parsed here, not by FastAPI, so that each way it can be wrong gets its own message
+        body = validate_request(parse_body(await request.body(), request.headers.get("content-type")))
         engine, loaded = state.ready()
         if body.model != options.model_name:
             raise ModelNotFoundError(

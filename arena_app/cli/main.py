@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _one_line(exc: BaseException) -> str:
+    from arena_app.providers.errors import EndpointFileError
+
+    if isinstance(exc, EndpointFileError):
+        return str(exc)  # every problem of the file, one per line (fixing them one run at a time is slow)
     if isinstance(exc, ValidationError):
         parts = []
         for err in exc.errors():

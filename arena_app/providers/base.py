@@ -10,7 +10,7 @@ HTTP response promptly, and the provider then raises :class:`~arena_app.provider
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 from urllib.parse import urlsplit
@@ -76,6 +76,8 @@ class EndpointTarget:
     api_base: str
     api_key: SecretStr | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
+    #: per-type settings (target_options.py: Vertex project and location, Yandex folder...)
+    options: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
 
     def __repr__(self) -> str:  # never show the key, and only the host of the URL
         return f"EndpointTarget({self.model_key!r}, {self.model_name!r}, host={url_host(self.api_base)!r})"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,44 +29,18 @@ from pydantic import (
     model_validator,
 )
 
+from arena_app.providers.api_types import API_TYPE_TABLE, USABLE, native_url_replaced, vertex_host
 from arena_app.providers.base import GenerationParams, Timeouts
+from arena_app.providers.entry_rules import api_type_problem, entry_notices, entry_problems, shown_url
 from arena_app.providers.errors import EndpointFileError
 
-#: api_type values this arena implements (the registry's PROVIDERS dict has exactly these keys).
-API_TYPES = ("openai", "openai_no_stream", "anthropic_message", "anthropic")
+#: api_type values this arena serves or routes (the registry's PROVIDERS dict has exactly these keys);
+#: every other FastChat type is refused with its fix (see api_types.py)
+API_TYPES = USABLE
 
-#: FastChat api_types we recognise but do not implement, so the error can say so instead of "unknown".
-FASTCHAT_ONLY_API_TYPES = frozenset(
-    {
-        "gemini",
-        "gemini_no_system_prompt",
-        "bard",
-        "palm",
-        "vertex",
-        "mistral",
-        "nvidia",
-        "ai2",
-        "yandexgpt",
-        "cohere",
-        "reka",
-        "openai_assistant",
-        "openai_o1",
-        "bailing",
-        "metagen",
-        "anthropic_o1",
-        "column",
-        "no_stream_openai",
-        "vertex_anthropic",
-        "gemini_pro",
-    }
-)
+DEFAULT_API_BASE = {n: t.default_base for n, t in API_TYPE_TABLE.items() if t.default_base is not None}
 
-DEFAULT_API_BASE = {
-    "openai": "https://api.openai.com/v1",
-    "openai_no_stream": "https://api.openai.com/v1",
-    "anthropic_message": "https://api.anthropic.com",
-    "anthropic": "https://api.anthropic.com",
-}
+log = logging.getLogger("arena_app.providers")
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -80,11 +55,6 @@ class RecommendedConfig(BaseModel):
     max_new_tokens: int | None = Field(default=None, ge=1)
     stop: list[str] | None = None
     extra_body: dict[str, Any] | None = None
-
-
-def _shown(url: str) -> str:
-    """``url`` for an error message: errors are logged and shown, so a ``user:password@`` part is masked."""
-    return re.sub(r"^([^/@\s]*//)?[^/@\s]*@", lambda m: (m.group(1) or "") + "***@", url)
 
 
 class EndpointEntry(BaseModel):
@@ -102,7 +72,14 @@ class EndpointEntry(BaseModel):
     text_arena: bool = Field(default=True, alias="text-arena")
     vision_arena: bool = Field(default=False, alias="vision-arena")
     custom_system_prompt: bool = False
+    # --- FastChat's type-specific fields (api_types.py: used by some types, elsewhere ignored with a warning)
+    assistant_id: str | None = None
+    folder_id: str | None = Field(default=None, min_length=1)
+    fixed_temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    client_name: str | None = None
     # --- extensions
+    project_id: str | None = Field(default=None, min_length=1)  # Vertex: Google Cloud project
+    location: str | None = Field(default=None, pattern=r"^[a-z0-9-]+$")  # Vertex: region, or "global"
     api_key_env: str | None = None
     battle: bool | None = None
     chat: bool | None = None
@@ -121,15 +98,10 @@ class EndpointEntry(BaseModel):
     @field_validator("api_type")
     @classmethod
     def _known_api_type(cls, value: str) -> str:
-        if value in API_TYPES:
-            return value
-        supported = ", ".join(API_TYPES)
-        if value in FASTCHAT_ONLY_API_TYPES:
-            raise ValueError(
-                f"api_type '{value}' is a FastChat type this arena does not implement; supported: "
-                f"{supported} (most vendors also offer an OpenAI-compatible API: use api_type openai)"
-            )
-        raise ValueError(f"api_type '{value}' is not one of {supported}")
+        problem = api_type_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
     @field_validator("api_base")
     @classmethod
@@ -141,7 +113,7 @@ class EndpointEntry(BaseModel):
             raise ValueError("api_base must be a URL or a non-empty list of URLs")
         for url in urls:
             if not re.match(r"^https?://[^/\s]+", url):
-                raise ValueError(f"api_base '{_shown(url)}' is not an http:// or https:// URL")
+                raise ValueError(f"api_base '{shown_url(url)}' is not an http:// or https:// URL")
         if len(set(urls)) != len(urls):
             raise ValueError("api_base lists the same URL twice")
         return value
@@ -157,38 +129,51 @@ class EndpointEntry(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> EndpointEntry:
+        problems = []
         if self.api_key is not None and self.api_key_env is not None:
-            raise ValueError("api_key and api_key_env are both set; keep only api_key_env")
+            problems.append("api_key and api_key_env are both set; keep only api_key_env")
         if self.anony_only and self.chat:
-            raise ValueError("anony_only is true (battles only) but chat is true; remove one of them")
-        if not self.in_battles and not self.in_chat:
-            raise ValueError(
+            problems.append("anony_only is true (battles only) but chat is true; remove one of them")
+        if self.text_arena and not self.in_battles and not self.in_chat:
+            problems.append(
                 "battle and chat are both false, so the model is listed nowhere; remove the entry"
             )
-        if self.api_type in ("anthropic", "anthropic_message") and self.api_base is not None:
-            for url in self.api_bases():
-                if url.rstrip("/").endswith("/v1") or url.rstrip("/").endswith("/v1/messages"):
-                    raise ValueError(
-                        f"api_base '{_shown(url)}' must not end in /v1 for api_type {self.api_type} "
-                        "(the anthropic SDK appends /v1/messages itself); use e.g. https://api.anthropic.com"
-                    )
         if self.first_token_timeout_s > self.timeout_s:
-            raise ValueError("first_token_timeout_s is longer than timeout_s (the total limit)")
+            problems.append("first_token_timeout_s is longer than timeout_s (the total limit)")
+        problems.extend(entry_problems(self))
+        if problems:
+            raise ValueError("\n".join(problems))  # one problem per line, split again in _describe
         return self
 
     # ------------------------------------------------------------------------------- derived values
     @property
     def in_battles(self) -> bool:
-        return True if self.battle is None else self.battle
+        """Sampled for anonymous battles. ``"text-arena": false`` (FastChat) keeps a model out of the text
+        arena, and this arena has only text battles and chat."""
+        return self.text_arena and (True if self.battle is None else self.battle)
 
     @property
     def in_chat(self) -> bool:
-        return (not self.anony_only) if self.chat is None else self.chat
+        return self.text_arena and ((not self.anony_only) if self.chat is None else self.chat)
 
-    def api_bases(self) -> list[str]:
+    def given_bases(self) -> list[str]:
+        """The api_base URLs as written in the file (empty when none)."""
         if self.api_base is None:
-            return [DEFAULT_API_BASE[self.api_type]]
+            return []
         return [self.api_base] if isinstance(self.api_base, str) else list(self.api_base)
+
+    def api_bases(self, location: str | None = None) -> list[str]:
+        """The URLs requests go to: the file's, with a FastChat URL of a routed vendor's native API replaced
+        by its OpenAI-compatible one; else the type's default (Vertex: the regional endpoint of
+        ``location``, resolved by the registry from the entry or the environment)."""
+        api_type = API_TYPE_TABLE[self.api_type]
+        if api_type.google_adc and self.api_base is None:
+            host = vertex_host(location or self.location or "global")
+            return [f"https://{host}" + ("/v1" if self.api_type == "anthropic_message_vertex" else "")]
+        default = api_type.default_base
+        bases = self.given_bases() or ([default] if default else [])
+        replaced = [default if default and native_url_replaced(api_type, b) else b for b in bases]
+        return list(dict.fromkeys(replaced))  # two native URLs become one
 
     def timeouts(self) -> Timeouts:
         return Timeouts(
@@ -217,25 +202,27 @@ class EndpointConfig:
 
     entries: dict[str, EndpointEntry]
     source: str = "<mapping>"
+    #: one line per routed type, ignored field or unlisted model (also logged as warnings when parsed)
+    notices: tuple[str, ...] = ()
 
 
 _FIELD_NAMES = sorted({f.alias or name for name, f in EndpointEntry.model_fields.items()})
 
 
-def _describe(key: str, err: Any) -> str:
+def _describe(key: str, err: Any) -> list[str]:
     loc = ".".join(str(p) for p in err["loc"])
     if err["type"] == "extra_forbidden":
         field = str(err["loc"][-1])
         known = _FIELD_NAMES if len(err["loc"]) == 1 else sorted(RecommendedConfig.model_fields)
         close = difflib.get_close_matches(field, known, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else f" (known fields: {', '.join(known)})"
-        return f"{key}: unknown field '{loc}'{hint}"
+        return [f"{key}: unknown field '{loc}'{hint}"]
     if err["type"] == "missing":
-        return f"{key}: {loc} is required"
+        return [f"{key}: {loc} is required"]
     msg = str(err["msg"]).removeprefix("Value error, ")
     if err["type"] == "value_error":
-        return f"{key}: {msg}"  # our own messages name the field already
-    return f"{key}: {loc}: {msg}"
+        return [f"{key}: {line}" for line in msg.splitlines()]  # our own messages name the field already
+    return [f"{key}: {loc}: {msg}"]
 
 
 def parse_endpoints(data: object, source: str = "<mapping>") -> EndpointConfig:
@@ -245,6 +232,7 @@ def parse_endpoints(data: object, source: str = "<mapping>") -> EndpointConfig:
     if not data:
         raise EndpointFileError(source, ["the file lists no models"])
     problems: list[str] = []
+    notices: list[str] = []
     entries: dict[str, EndpointEntry] = {}
     for key, value in data.items():
         if not isinstance(key, str) or not key.strip():
@@ -256,10 +244,14 @@ def parse_endpoints(data: object, source: str = "<mapping>") -> EndpointConfig:
         try:
             entries[key] = EndpointEntry.model_validate(value)
         except ValidationError as exc:
-            problems.extend(_describe(key, err) for err in exc.errors())
+            problems.extend(line for err in exc.errors() for line in _describe(key, err))
+            continue
+        notices.extend(f"{key}: {notice}" for notice in entry_notices(entries[key]))
     if problems:
         raise EndpointFileError(source, problems)
-    return EndpointConfig(entries=entries, source=source)
+    for notice in notices:
+        log.warning("%s: %s", source, notice)
+    return EndpointConfig(entries=entries, source=source, notices=tuple(notices))
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -82,18 +82,17 @@ class Cancelled(ProviderError):
 
 
 class EndpointFileError(ValueError):
-    """The endpoint file is missing or invalid. The first line of ``str()`` names the first problem."""
+    """The endpoint file is missing or invalid. ``problems`` lists every problem, each naming the model key;
+    ``str()`` is ``"<source>: <problem>"`` for one, else ``"<source>: N problems:"`` and one per line."""
 
     def __init__(self, source: str, problems: list[str]) -> None:
         self.source = source
         self.problems = list(problems)
-        first = f"{source}: {self.problems[0]}"
-        if len(self.problems) > 1:
-            first += f" (and {len(self.problems) - 1} more problem{'s' if len(self.problems) > 2 else ''})"
-            rest = "\n".join("  " + p for p in self.problems)
-            super().__init__(f"{first}\n{rest}")
+        if len(self.problems) == 1:
+            super().__init__(f"{source}: {self.problems[0]}")
         else:
-            super().__init__(first)
+            lines = "\n".join("  " + p for p in self.problems)
+            super().__init__(f"{source}: {len(self.problems)} problems:\n{lines}")
 
 
 class UnknownModelError(KeyError):

@@ -7,19 +7,17 @@ from collections.abc import Mapping
 
 from pydantic import SecretStr
 
+from arena_app.providers.api_types import API_TYPE_TABLE
 from arena_app.providers.endpoints import DEFAULT_API_BASE, EndpointEntry
 from arena_app.providers.errors import EndpointFileError
 
 #: key env var used when an entry names neither api_key nor api_key_env (FastChat reads these too)
-IMPLICIT_KEY_ENV = {
-    "openai": "OPENAI_API_KEY",
-    "openai_no_stream": "OPENAI_API_KEY",
-    "anthropic_message": "ANTHROPIC_API_KEY",
-    "anthropic": "ANTHROPIC_API_KEY",
-}
+IMPLICIT_KEY_ENV = {n: t.key_env for n, t in API_TYPE_TABLE.items() if t.key_env is not None}
 
 
 def key_source(entry: EndpointEntry) -> str:
+    if API_TYPE_TABLE[entry.api_type].google_adc:
+        return "google ADC"  # Application Default Credentials, read by google-auth at the first request
     if entry.api_key is not None:
         return "inline"
     if entry.api_key_env is not None:
@@ -38,7 +36,8 @@ def _implicit_key_env(entry: EndpointEntry) -> str | None:
     """The vendor's usual key variable, only for an entry that talks to that vendor's own API: the key must
     never be sent to a third-party or local server just because the variable happens to be set."""
     implicit = IMPLICIT_KEY_ENV.get(entry.api_type)
-    uses_vendor = entry.api_base is None or entry.api_bases() == [DEFAULT_API_BASE[entry.api_type]]
+    default = DEFAULT_API_BASE.get(entry.api_type)
+    uses_vendor = entry.api_base is None or entry.api_bases() == [default]
     return implicit if uses_vendor else None
 
 

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Literal
 
 from arena_app.providers.anthropic_provider import AnthropicProvider
+from arena_app.providers.anthropic_vertex_provider import AnthropicVertexProvider
+from arena_app.providers.api_types import ROUTED
 from arena_app.providers.base import (
     ChatMessage,
     Completion,
@@ -48,6 +50,7 @@ from arena_app.providers.errors import (
     RateLimited,
     UnknownModelError,
 )
+from arena_app.providers.gemini_provider import GeminiProvider
 from arena_app.providers.keys import key_source, needs_key, resolve_key
 from arena_app.providers.model_info import (
     EndpointCheck,
@@ -56,8 +59,10 @@ from arena_app.providers.model_info import (
     ModelInfo,
     identity_words_for,
 )
+from arena_app.providers.openai_compatible import routed
 from arena_app.providers.openai_provider import OpenAIProvider
 from arena_app.providers.pool import Endpoint, EndpointPool
+from arena_app.providers.target_options import provider_options
 
 __all__ = ["PROVIDERS", "EndpointCheck", "EndpointHealth", "ModelHealth", "ModelInfo", "ModelRegistry"]
 
@@ -65,12 +70,18 @@ log = logging.getLogger("arena_app.providers")
 
 ProviderFactory = Callable[[EndpointTarget], Provider]
 
-#: api_type -> provider class (one small module each).
+#: api_type -> provider class (one small module each). Routed FastChat types (api_types.py) use the
+#: openai provider with their vendor's differences; refused types never get this far.
 PROVIDERS: dict[str, ProviderFactory] = {
     "openai": OpenAIProvider,
     "openai_no_stream": lambda target: OpenAIProvider(target, streaming=False),
     "anthropic_message": AnthropicProvider,
     "anthropic": AnthropicProvider,
+    "gemini": GeminiProvider,
+    "gemini_no_stream": lambda target: GeminiProvider(target, streaming=False),
+    "vertex": lambda target: GeminiProvider(target, vertex=True),
+    "anthropic_message_vertex": AnthropicVertexProvider,
+    **{api_type: routed(api_type) for api_type in ROUTED},
 }
 
 
@@ -111,19 +122,24 @@ class ModelRegistry:
         self._models: dict[str, _Model] = {}
         #: models left out because their key env var is unset (missing_keys="skip"): name -> reason
         self.skipped: dict[str, str] = {}
+        #: the endpoint file's notices (routed types, ignored fields...), also logged when it was parsed
+        self.notices = config.notices
+        problems: list[str] = []
         for name, entry in config.entries.items():
             try:
                 key = resolve_key(name, entry, env, require=missing_keys != "keep")
+                options = provider_options(name, entry, env)
             except EndpointFileError as exc:
                 if missing_keys == "error":
-                    raise
+                    problems.extend(exc.problems)  # every model's problem is reported, not the first
+                    continue
                 self.skipped[name] = exc.problems[0]
                 log.warning("skipping model: %s", exc.problems[0])
                 continue
             model_name = entry.model_name or name
             endpoints = []
-            for base in entry.api_bases():
-                target = EndpointTarget(name, model_name, base, key, entry.timeouts())
+            for base in entry.api_bases(options.get("location")):
+                target = EndpointTarget(name, model_name, base, key, entry.timeouts(), options)
                 provider = factories[entry.api_type](target)
                 endpoints.append(Endpoint(name, provider, url_host(base), entry.max_concurrency))
             info = ModelInfo(
@@ -144,6 +160,9 @@ class ModelRegistry:
                 custom_system_prompt=entry.custom_system_prompt,
             )
             self._models[name] = _Model(info, entry, endpoints, key is not None, key_source(entry))
+        if problems:
+            self.close()
+            raise EndpointFileError(config.source, problems)
 
     # ------------------------------------------------------------------------------ construction
     @classmethod
