@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from sqlalchemy.orm import Session, sessionmaker
 
 from arena_app.providers.base import ChatMessage, GenerationParams
+from arena_app.services.errors import InputRejected
 from arena_app.services.streaming import SideOutcome
 from arena_app.storage import api
 from arena_app.storage.db import session_scope
@@ -124,19 +125,3 @@ def check_input(text: str, max_chars: int, turns_done: int, max_turns: int) -> s
             f"This conversation reached the limit of {max_turns} turns. Vote or start a new round."
         )
     return cleaned
-
-
-class ServiceError(Exception):
-    """A user-facing refusal; ``str(err)`` is shown as is."""
-
-
-class InputRejected(ServiceError):
-    pass
-
-
-class VoteRejected(ServiceError):
-    pass
-
-
-class NothingToDo(ServiceError):
-    pass

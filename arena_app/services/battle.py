@@ -14,9 +14,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from arena_app.providers.base import GenerationParams
 from arena_app.services.answers import (
-    InputRejected,
-    NothingToDo,
-    VoteRejected,
     answer_persister,
     check_input,
     history_messages,
@@ -32,15 +29,18 @@ from arena_app.services.battle_state import (
     SideStats,
 )
 from arena_app.services.client_id import ClientIdentity
+from arena_app.services.errors import InputRejected, NothingToDo, VoteRejected, storage_errors
 from arena_app.services.generations import RunningGenerations
 from arena_app.services.identity import IdentityDetector
 from arena_app.services.sampling import ModelPicker
 from arena_app.services.streaming import SideJob, StreamingRegistry, stream_sides
 from arena_app.storage import api
 from arena_app.storage.db import session_scope
-from arena_app.storage.errors import DuplicateVoteError
 
 log = logging.getLogger(__name__)
+
+#: a second vote on a battle (a replayed request with stale state; the database refused it)
+ALREADY_VOTED = "This battle already has a vote; a battle takes exactly one."
 
 
 class BattleService:
@@ -109,7 +109,7 @@ class BattleService:
                 for side, p in zip(state.sides, params, strict=True):
                     side.params = p
         # A new battle and its first user messages are one transaction: a failure leaves no empty battle.
-        with session_scope(self._sf) as s:
+        with storage_errors(), session_scope(self._sf) as s:
             if picked is not None:
                 names, side_params = picked
                 record = api.create_battle(
@@ -155,7 +155,7 @@ class BattleService:
             for i, side in enumerate(state.sides)
         ]
         replaces = [side.last.message_id if side.last else None for side in state.sides]
-        with session_scope(self._sf) as s:
+        with storage_errors(), session_scope(self._sf) as s:
             api.mark_battle_regenerated(s, state.battle_id)
         state.turns[-1] = (user, [None, None])
         yield from self._run(state, jobs, replaces=replaces)
@@ -219,21 +219,18 @@ class BattleService:
         leaks = self._detector.leaks(answers) if state.mode == "anony" else []
         excluded = IDENTITY_LEAK if leaks else None
         tags = self._tags(state)
-        try:
-            with session_scope(self._sf) as s:
-                api.record_vote(
-                    s,
-                    battle_id=state.battle_id,
-                    outcome=outcome,
-                    turn_count=len(state.turns),
-                    session_id=client.session_id,
-                    client_hash=client.client_hash,
-                    excluded_reason=excluded,
-                )
-                if tags:
-                    api.add_battle_tags(s, state.battle_id, tags)
-        except DuplicateVoteError as exc:
-            raise VoteRejected("This battle already has a vote; a battle takes exactly one.") from exc
+        with storage_errors(duplicate_vote=ALREADY_VOTED), session_scope(self._sf) as s:
+            api.record_vote(
+                s,
+                battle_id=state.battle_id,
+                outcome=outcome,
+                turn_count=len(state.turns),
+                session_id=client.session_id,
+                client_hash=client.client_hash,
+                excluded_reason=excluded,
+            )
+            if tags:
+                api.add_battle_tags(s, state.battle_id, tags)
         state.outcome = outcome
         state.excluded_reason = excluded
         state.leaked_words = leaks

@@ -13,14 +13,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from arena_app.providers.base import GenerationParams
 from arena_app.services.answers import (
-    InputRejected,
-    NothingToDo,
     answer_persister,
     check_input,
     history_messages,
     params_record,
 )
 from arena_app.services.client_id import ClientIdentity
+from arena_app.services.errors import InputRejected, NothingToDo, storage_errors
 from arena_app.services.generations import RunningGenerations
 from arena_app.services.sampling import ModelPicker
 from arena_app.services.streaming import SideJob, SideOutcome, StreamingRegistry, stream_sides
@@ -84,7 +83,7 @@ class ChatService:
         cleaned = check_input(text, self.max_input_chars, len(state.turns), self.max_turns)
         info = self._picker.chat_model(model)
         conversation_id = state.conversation_id
-        with session_scope(self._sf) as s:
+        with storage_errors(), session_scope(self._sf) as s:
             if conversation_id is None:
                 record = api.create_conversation(
                     s,
@@ -152,7 +151,7 @@ class ChatService:
             raise NothingToDo("There is no answer to give feedback on yet.")
         if kind in state.feedback:
             raise NothingToDo(f"You already sent “{kind}” for this answer.")
-        with session_scope(self._sf) as s:
+        with storage_errors(), session_scope(self._sf) as s:
             api.record_feedback(
                 s,
                 message_id=state.last.message_id,

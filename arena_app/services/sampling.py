@@ -9,7 +9,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from arena_app.providers.base import GenerationParams
-from arena_app.services.answers import InputRejected
+from arena_app.services.errors import InputRejected
 
 
 class ModelLike(Protocol):

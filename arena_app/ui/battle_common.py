@@ -9,13 +9,11 @@ from typing import Any
 
 import gradio as gr
 
-from arena_app.services.answers import ServiceError
 from arena_app.services.app_services import AppServices
 from arena_app.services.battle import BattleService
 from arena_app.services.battle_state import LABELS, BattleState
 from arena_app.services.client_id import ClientIdentity
-from arena_app.storage.errors import StorageError
-from arena_app.ui.common import CHATBOT_KWARGS, DB_DOWN, button, chatbot_value, drive_stream
+from arena_app.ui.common import CHATBOT_KWARGS, button, chatbot_value, drive_stream, failure_notice
 from arena_app.ui.rendering import inline_code
 
 VOTES = (("a", "👈 A is better"), ("b", "👉 B is better"), ("tie", "🤝 Tie"), ("bothbad", "👎 Both are bad"))
@@ -169,10 +167,8 @@ def vote_handler(
         state = state or service.new_state()
         try:
             service.vote(state, choice, identify(request))
-        except ServiceError as exc:
-            return render(service, state, notice=f"⚠️ {exc}")
-        except StorageError:
-            return render(service, state, notice=f"⚠️ {DB_DOWN}")
+        except Exception as exc:  # see failure_notice: refusals, outages and bugs
+            return render(service, state, notice=failure_notice(exc))
         return render(service, state)
 
     vote.__name__ = f"vote_{choice}"

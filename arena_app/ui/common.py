@@ -1,8 +1,10 @@
 """Small helpers shared by the tabs: client identity from the request, chatbot values, button updates,
-the generation-parameter sliders and the loop that turns a streaming service call into UI updates."""
+the generation-parameter sliders, the loop that turns a streaming service call into UI updates, and
+:func:`failure_notice`, THE one place where an exception raised by a service becomes status text."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -10,13 +12,18 @@ from typing import Any, TypeVar
 
 import gradio as gr
 
-from arena_app.services.answers import ServiceError
 from arena_app.services.app_services import AppServices
 from arena_app.services.client_id import ClientIdentity
-from arena_app.storage.errors import StorageError
+from arena_app.services.errors import DB_DOWN, Refused, Unavailable
 from arena_app.ui.rendering import render_markdown, render_note
 
-DB_DOWN = "The database is not available right now; nothing was saved. Please try again shortly."
+log = logging.getLogger(__name__)
+
+#: What the user sees when a handler hit a bug of ours. It must not claim that anything was saved.
+SOMETHING_WENT_WRONG = (
+    "❌ Something went wrong on our side (the error was logged). What you just did may not have been "
+    "saved; please try again."
+)
 S = TypeVar("S")
 
 CHATBOT_KWARGS: dict[str, Any] = {
@@ -28,6 +35,21 @@ CHATBOT_KWARGS: dict[str, Any] = {
     "buttons": [],
     "height": 420,
 }
+
+
+def failure_notice(exc: Exception) -> str:
+    """The status text for an exception a handler caught (the UI's one mapping of service errors).
+
+    A refusal (:class:`Refused`: bad input, a rule, the wrong moment) is shown as its own message; an
+    unavailable database as :data:`DB_DOWN`. Anything else is a bug: it is logged here, once, with its
+    traceback, and the user gets a generic message.
+    """
+    if isinstance(exc, Refused):
+        return f"⚠️ {exc}"
+    if isinstance(exc, Unavailable):
+        return f"⚠️ {DB_DOWN}"
+    log.error("unexpected error in a UI handler", exc_info=exc)
+    return SOMETHING_WENT_WRONG
 
 
 def identify(services: AppServices, request: gr.Request | None) -> ClientIdentity:
@@ -103,14 +125,12 @@ def drive_stream(
     render: Callable[..., tuple[Any, ...]], state: S, run: Callable[[], Iterator[S]], keep_text: str
 ) -> Iterator[tuple[Any, ...]]:
     """Turn a streaming service call into UI updates: ``render(state, notice=..., input_value=...)`` after
-    every step. A refusal or a database outage becomes a status message that changes nothing; when it
-    comes before anything was sent, the user's text stays in the input box."""
+    every step. An error becomes a status message (:func:`failure_notice`); when it comes before anything
+    was sent, the user's text stays in the input box."""
     first = True
     try:
         for current in run():
             yield render(current, input_value="" if first else None)
             first = False
-    except ServiceError as exc:
-        yield render(state, notice=f"⚠️ {exc}", input_value=keep_text if first else None)
-    except StorageError:
-        yield render(state, notice=f"⚠️ {DB_DOWN}", input_value=keep_text if first else None)
+    except Exception as exc:  # every error becomes status text; bugs are logged by failure_notice
+        yield render(state, notice=failure_notice(exc), input_value=keep_text if first else None)

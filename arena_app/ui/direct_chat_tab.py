@@ -8,16 +8,15 @@ from typing import Any
 
 import gradio as gr
 
-from arena_app.services.answers import ServiceError, sentence
+from arena_app.services.answers import sentence
 from arena_app.services.app_services import AppServices
 from arena_app.services.chat import ChatService, ChatState
-from arena_app.storage.errors import StorageError
 from arena_app.ui.common import (
     CHATBOT_KWARGS,
-    DB_DOWN,
     button,
     chatbot_value,
     drive_stream,
+    failure_notice,
     identify,
     param_sliders,
 )
@@ -126,10 +125,8 @@ def build_direct_chat_tab(services: AppServices) -> None:
             st = st or service.new_state()
             try:
                 notice = "✅ " + service.feedback(st, kind, identify(services, request))
-            except ServiceError as exc:
-                notice = f"⚠️ {exc}"
-            except StorageError:
-                notice = f"⚠️ {DB_DOWN}"
+            except Exception as exc:  # see failure_notice: refusals, outages and bugs
+                notice = failure_notice(exc)
             return render(service, st, notice=notice)
 
         handler.__name__ = f"chat_{kind}"

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import html
-import logging
 from datetime import datetime
 from typing import Any
 
 import gradio as gr
 
 from arena_app.services.app_services import AppServices
-
-log = logging.getLogger(__name__)
+from arena_app.ui.common import failure_notice
 
 # figure key in LeaderboardView.figures -> elem_id of its gr.Plot
 PLOTS = {
@@ -107,12 +105,8 @@ def build_leaderboard_tab(services: AppServices) -> tuple[Any, list[Any], list[A
             view = services.leaderboard_view(
                 category=category or "overall", style_control=bool(style_control)
             )
-        except ValueError as exc:  # an invalid category name: say what a valid one looks like
-            msg = html.escape(str(exc))
-            return (msg, f"<p>{msg}</p>", gr.update(), *[None for _ in PLOTS])
-        except Exception:
-            log.exception("cannot read the leaderboard snapshot")
-            msg = "The leaderboard could not be loaded (the database may be unavailable)."
+        except Exception as exc:  # an invalid category says what a valid one looks like; see failure_notice
+            msg = html.escape(failure_notice(exc))
             return (msg, f"<p>{msg}</p>", gr.update(), *[None for _ in PLOTS])
         choices = list(view.categories) or ["overall"]
         return (

@@ -9,9 +9,9 @@ from collections.abc import Callable
 
 import pytest
 
-from arena_app.services.answers import InputRejected, NothingToDo, VoteRejected
 from arena_app.services.app_services import AppServices
 from arena_app.services.client_id import ClientIdentity
+from arena_app.services.errors import InputRejected, NothingToDo, VoteRejected
 from tests.fakes.openai_server import Reply
 from tests.services.conftest import Script
 from tests.services.helpers import drain, json_value, rows, side_of
@@ -323,6 +323,7 @@ def test_failed_first_send_leaves_no_empty_battle(
     untouched and a retry starts a fresh battle."""
     from sqlalchemy.exc import OperationalError
 
+    from arena_app.services.errors import Unavailable
     from arena_app.storage import api
     from arena_app.storage.errors import DatabaseUnavailableError
 
@@ -333,8 +334,9 @@ def test_failed_first_send_leaves_no_empty_battle(
 
     state = services.battle.new_state()
     monkeypatch.setattr(api, "add_user_message", failing)
-    with pytest.raises(DatabaseUnavailableError):
+    with pytest.raises(Unavailable) as info:
         drain(services.battle.send(state, "hello", client))
+    assert isinstance(info.value.__cause__, DatabaseUnavailableError)  # translated at the service boundary
     assert state.battle_id is None and state.sides == [] and state.turns == []
     assert rows(services, "SELECT id FROM battles") == []
     assert rows(services, "SELECT id FROM conversations") == []

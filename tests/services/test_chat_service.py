@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from arena_app.services.answers import InputRejected, NothingToDo
 from arena_app.services.app_services import AppServices
 from arena_app.services.client_id import ClientIdentity
+from arena_app.services.errors import InputRejected, NothingToDo
 from tests.fakes.openai_server import Reply
 from tests.services.conftest import Script
 from tests.services.helpers import drain, json_value, rows
@@ -103,10 +103,11 @@ def test_chat_send_storage_failure_leaves_no_dangling_conversation(
     services: AppServices, client: ClientIdentity, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A failed first send rolls the new conversation back; the retry must create a fresh one. The
-    driver's own error (what a lost connection raises) comes out as DatabaseUnavailableError, the error
-    the UI turns into "the database is not available"."""
+    driver's own error (what a lost connection raises) comes out as DatabaseUnavailableError, which the
+    service translates into Unavailable, the error the UI turns into "the database is not available"."""
     from sqlalchemy.exc import OperationalError
 
+    from arena_app.services.errors import Unavailable
     from arena_app.storage import api
     from arena_app.storage.errors import DatabaseUnavailableError
 
@@ -119,8 +120,9 @@ def test_chat_send_storage_failure_leaves_no_dangling_conversation(
         raise OperationalError("INSERT INTO messages ...", {}, Exception("server closed the connection"))
 
     monkeypatch.setattr(api, "add_user_message", failing)
-    with pytest.raises(DatabaseUnavailableError):
+    with pytest.raises(Unavailable) as info:
         drain(chat.send(state, "hello", "alpha", params, client))
+    assert isinstance(info.value.__cause__, DatabaseUnavailableError)  # translated at the service boundary
     assert state.conversation_id is None and state.turns == []
     assert rows(services, "SELECT * FROM conversations") == []
 
