@@ -28,7 +28,7 @@ class AppServices:
     session_factory: sessionmaker[Session]
     picker: ModelPicker
     battle: BattleService  # anonymous battles
-    named: BattleService  # side-by-side with chosen models (same service, mode "named" states)
+    named: BattleService  # side-by-side with chosen models (the same service; BattleMode.NAMED states)
     chat: ChatService
     identifier: ClientIdentifier
     engine: Engine | None = None  # set when create_services made the engine (closed by close())

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from arena_app.domain import VOTE_CHOICES, BattleMode, ExcludedReason
 from arena_app.providers.base import GenerationParams
 from arena_app.services.answers import (
     answer_persister,
@@ -20,14 +21,7 @@ from arena_app.services.answers import (
     params_record,
     token_count,
 )
-from arena_app.services.battle_state import (
-    IDENTITY_LEAK,
-    LABELS,
-    OUTCOMES,
-    BattleState,
-    Side,
-    SideStats,
-)
+from arena_app.services.battle_state import LABELS, BattleState, Side, SideStats
 from arena_app.services.client_id import ClientIdentity
 from arena_app.services.errors import InputRejected, NothingToDo, VoteRejected, storage_errors
 from arena_app.services.generations import RunningGenerations
@@ -64,14 +58,14 @@ class BattleService:
 
     # ------------------------------------------------------------------ rounds
 
-    def new_state(self, mode: str = "anony") -> BattleState:
-        return BattleState(mode=mode)
+    def new_state(self, mode: BattleMode = BattleMode.ANONY) -> BattleState:
+        return BattleState(mode=BattleMode(mode))
 
     def _pick(
         self, state: BattleState, models: Sequence[str] | None, params: Sequence[GenerationParams] | None
     ) -> tuple[list[str], list[GenerationParams]]:
         """The two models of a new battle and their parameters (anonymous: sampled; named: validated)."""
-        if state.mode == "anony":
+        if state.mode == BattleMode.ANONY:
             picked = self._picker.pick_pair()
             return [m.name for m in picked], [self._picker.params_for(m) for m in picked]
         if not models or len(models) != 2 or not all(models):
@@ -98,7 +92,7 @@ class BattleService:
             raise InputRejected("The last answer failed: press Regenerate or start a new round.")
         cleaned = check_input(text, self.max_input_chars, len(state.turns), self.max_turns)
         picked = self._pick(state, models, params) if state.battle_id is None else None
-        if picked is None and state.mode == "named":
+        if picked is None and state.mode == BattleMode.NAMED:
             # named mode: the models are fixed for the battle (a vote covers the whole conversation), the
             # parameters apply from this turn on and are stored with each answer
             if models is not None and list(models) != [side.model for side in state.sides]:
@@ -184,7 +178,7 @@ class BattleService:
                     state.live = list(snap.texts)
                     for i, outcome in enumerate(snap.outcomes):
                         if outcome is not None and state.sides[i].last is None:
-                            if outcome.error and state.mode == "anony":
+                            if outcome.error and state.mode == BattleMode.ANONY:
                                 # upstream error texts may name the model ("model x does not exist")
                                 outcome.error = self._detector.mask(outcome.error)
                             state.sides[i].last = outcome
@@ -198,8 +192,8 @@ class BattleService:
     # ------------------------------------------------------------------ voting
 
     def vote(self, state: BattleState, choice: str, client: ClientIdentity) -> BattleState:
-        """Record the one vote of this battle. ``choice``: a | b | tie | bothbad."""
-        outcome = OUTCOMES.get(choice)
+        """Record the one vote of this battle. ``choice``: a key of :data:`~arena_app.domain.VOTE_CHOICES`."""
+        outcome = VOTE_CHOICES.get(choice)
         if outcome is None:
             raise VoteRejected(f"Unknown vote {choice!r}.")
         if state.battle_id is None:
@@ -216,8 +210,8 @@ class BattleService:
         if not state.can_vote:
             raise VoteRejected("Both answers must finish before you can vote.")
         answers = [a for _, pair in state.turns for a in pair if a]
-        leaks = self._detector.leaks(answers) if state.mode == "anony" else []
-        excluded = IDENTITY_LEAK if leaks else None
+        leaks = self._detector.leaks(answers) if state.mode == BattleMode.ANONY else []
+        excluded = ExcludedReason.IDENTITY_LEAK if leaks else None
         tags = self._tags(state)
         with storage_errors(duplicate_vote=ALREADY_VOTED), session_scope(self._sf) as s:
             api.record_vote(

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from arena_app.domain import BattleMode, ExcludedReason, Outcome
 from arena_app.providers.base import GenerationParams
 from arena_app.services.answers import sentence
 from arena_app.services.streaming import SideOutcome
 
 LABELS = ("Model A", "Model B")
-OUTCOMES = {"a": "model_a", "b": "model_b", "tie": "tie", "bothbad": "tie (bothbad)"}
-IDENTITY_LEAK = "identity_leak"
 
 
 @dataclass
@@ -25,15 +24,15 @@ class Side:
 class BattleState:
     """One user's current battle. Kept server side; never sent to the browser."""
 
-    mode: str = "anony"  # anony | named
+    mode: BattleMode = BattleMode.ANONY
     battle_id: int | None = None
     sides: list[Side] = field(default_factory=list)
     # (user text, [answer of side A, answer of side B]); answers None while not finished
     turns: list[tuple[str, list[str | None]]] = field(default_factory=list)
     run_token: str | None = None  # set while a generation runs (Stop looks the cancel event up by it)
     live: list[str] = field(default_factory=lambda: ["", ""])  # text streamed so far in the running turn
-    outcome: str | None = None  # the vote, once cast
-    excluded_reason: str | None = None
+    outcome: Outcome | None = None  # the vote, once cast
+    excluded_reason: ExcludedReason | None = None
     leaked_words: list[str] = field(default_factory=list)
 
     @property

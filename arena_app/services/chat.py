@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from arena_app.domain import ConversationMode, FeedbackKind
 from arena_app.providers.base import GenerationParams
 from arena_app.services.answers import (
     answer_persister,
@@ -26,7 +27,12 @@ from arena_app.services.streaming import SideJob, SideOutcome, StreamingRegistry
 from arena_app.storage import api
 from arena_app.storage.db import session_scope
 
-FEEDBACK_KINDS = ("upvote", "downvote", "flag")
+#: the confirmation shown for each kind of feedback
+THANKS = {
+    FeedbackKind.UPVOTE: "Thanks, upvote recorded.",
+    FeedbackKind.DOWNVOTE: "Thanks, downvote recorded.",
+    FeedbackKind.FLAG: "Thanks, the answer was flagged for review.",
+}
 
 
 @dataclass
@@ -38,7 +44,7 @@ class ChatState:
     last: SideOutcome | None = None
     run_token: str | None = None
     live: str = ""
-    feedback: list[str] = field(default_factory=list)  # kinds given to the current last answer
+    feedback: list[FeedbackKind] = field(default_factory=list)  # kinds given to the current last answer
 
     @property
     def generating(self) -> bool:
@@ -87,7 +93,7 @@ class ChatService:
             if conversation_id is None:
                 record = api.create_conversation(
                     s,
-                    mode="direct",
+                    mode=ConversationMode.DIRECT,
                     model_name=info.name,
                     session_id=client.session_id,
                     client_hash=client.client_hash,
@@ -142,26 +148,24 @@ class ChatService:
                 state.run_token = None
 
     def feedback(self, state: ChatState, kind: str, client: ClientIdentity) -> str:
-        """Store feedback on the latest answer; returns a confirmation sentence."""
-        if kind not in FEEDBACK_KINDS:
-            raise InputRejected(f"Unknown feedback {kind!r}.")
+        """Store feedback on the latest answer; returns a confirmation sentence. ``kind``: a FeedbackKind."""
+        try:
+            feedback = FeedbackKind(kind)
+        except ValueError:
+            raise InputRejected(f"Unknown feedback {kind!r}.") from None
         if state.generating:
             raise NothingToDo("Wait for the answer to finish first.")
         if state.last is None or state.last.message_id is None:
             raise NothingToDo("There is no answer to give feedback on yet.")
-        if kind in state.feedback:
-            raise NothingToDo(f"You already sent “{kind}” for this answer.")
+        if feedback in state.feedback:
+            raise NothingToDo(f"You already sent “{feedback}” for this answer.")
         with storage_errors(), session_scope(self._sf) as s:
             api.record_feedback(
                 s,
                 message_id=state.last.message_id,
-                kind=kind,
+                kind=feedback,
                 session_id=client.session_id,
                 client_hash=client.client_hash,
             )
-        state.feedback.append(kind)
-        return {
-            "upvote": "Thanks, upvote recorded.",
-            "downvote": "Thanks, downvote recorded.",
-            "flag": "Thanks, the answer was flagged for review.",
-        }[kind]
+        state.feedback.append(feedback)
+        return THANKS[feedback]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
+from arena_app.domain import FinishReason
 from arena_app.providers.base import ChatMessage, Completion, GenerationParams, StreamEvent, TextDelta
 from arena_app.providers.errors import Cancelled, ProviderError
 
@@ -42,7 +43,7 @@ class SideJob:
 
 @dataclass
 class SideOutcome:
-    """How one side's answer ended. ``finish_reason``: stop | length | stopped | error | <provider value>."""
+    """How one side's answer ended. ``finish_reason``: a :class:`FinishReason` or a provider's value."""
 
     text: str
     finish_reason: str
@@ -56,7 +57,7 @@ class SideOutcome:
 
     @property
     def ok(self) -> bool:
-        return self.finish_reason != "error"
+        return self.finish_reason != FinishReason.ERROR
 
 
 @dataclass
@@ -89,7 +90,8 @@ def _run_side(
     first: float | None = None
     parts: list[str] = []
     completion: Completion | None = None
-    finish, error = "stop", None
+    finish: str = FinishReason.STOP
+    error: str | None = None
     try:
         for event in registry.stream(job.model, job.messages, job.params, cancel=cancel):
             if isinstance(event, TextDelta):
@@ -104,14 +106,14 @@ def _run_side(
                 raise Cancelled()
         if completion is None:
             raise ProviderError("The model's stream ended without a finish signal.")
-        finish = completion.finish_reason or "stop"
+        finish = completion.finish_reason or FinishReason.STOP
     except Cancelled:
-        finish = "stopped"
+        finish = FinishReason.STOPPED
     except ProviderError as exc:
-        finish, error = "error", exc.for_side(job.label)
+        finish, error = FinishReason.ERROR, exc.for_side(job.label)
     except Exception:  # a bug or unexpected library error: the user still gets a clear, safe message
         log.exception("unexpected error while streaming %s", job.label)
-        finish, error = "error", f"{job.label} failed with an unexpected server error."
+        finish, error = FinishReason.ERROR, f"{job.label} failed with an unexpected server error."
     duration = time.monotonic() - start
     outcome = SideOutcome(
         text="".join(parts),
@@ -128,7 +130,7 @@ def _run_side(
     except Exception:
         log.exception("could not store the answer of %s", job.label)
         if outcome.error is None:
-            outcome.finish_reason = "error"
+            outcome.finish_reason = FinishReason.ERROR
             outcome.error = f"{job.label}'s answer could not be stored; please regenerate."
     out.put((index, outcome))
 

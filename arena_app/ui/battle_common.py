@@ -9,6 +9,7 @@ from typing import Any
 
 import gradio as gr
 
+from arena_app.domain import VOTE_CHOICES, BattleMode, ExcludedReason, FinishReason, Outcome
 from arena_app.services.app_services import AppServices
 from arena_app.services.battle import BattleService
 from arena_app.services.battle_state import LABELS, BattleState
@@ -16,7 +17,14 @@ from arena_app.services.client_id import ClientIdentity
 from arena_app.ui.common import CHATBOT_KWARGS, button, chatbot_value, drive_stream, failure_notice
 from arena_app.ui.rendering import inline_code
 
-VOTES = (("a", "👈 A is better"), ("b", "👉 B is better"), ("tie", "🤝 Tie"), ("bothbad", "👎 Both are bad"))
+OUTCOME_LABELS = {
+    Outcome.MODEL_A: "👈 A is better",
+    Outcome.MODEL_B: "👉 B is better",
+    Outcome.TIE: "🤝 Tie",
+    Outcome.BOTHBAD: "👎 Both are bad",
+}
+#: (vote choice, button text), in button order; the choice names the button (``battle-vote-a``)
+VOTES = tuple((choice, OUTCOME_LABELS[outcome]) for choice, outcome in VOTE_CHOICES.items())
 
 
 @dataclass
@@ -84,7 +92,7 @@ def build_panel(prefix: str, intro: str) -> BattlePanel:
 def status_text(state: BattleState) -> str:
     if state.voted:
         text = "✅ Thanks, your vote was recorded."
-        if state.excluded_reason == "identity_leak":
+        if state.excluded_reason == ExcludedReason.IDENTITY_LEAK:
             text += (
                 " ⚠️ Your vote will not count: an answer revealed a model's identity"
                 " (it mentioned a model or organization name)."
@@ -99,7 +107,7 @@ def status_text(state: BattleState) -> str:
         )
     if not state.turns:
         return ""
-    if any(s.last is not None and s.last.finish_reason == "stopped" for s in state.sides):
+    if any(s.last is not None and s.last.finish_reason == FinishReason.STOPPED for s in state.sides):
         return "⏹ Stopped. You can vote on what you see, regenerate, or keep chatting."
     return "Both answers are in. Vote, or keep chatting (the vote covers the whole conversation)."
 
@@ -122,9 +130,9 @@ def _side_note(state: BattleState, side: int) -> str | None:
     last = state.sides[side].last if side < len(state.sides) else None
     if last is None:
         return None
-    if last.finish_reason == "error":
+    if last.finish_reason == FinishReason.ERROR:
         return f"⚠️ {last.error or 'This answer failed.'}"
-    if last.finish_reason == "stopped":
+    if last.finish_reason == FinishReason.STOPPED:
         return "(stopped)"
     return None
 
@@ -175,7 +183,7 @@ def vote_handler(
     return vote
 
 
-def wire_common(panel: BattlePanel, services: AppServices, service: BattleService, mode: str) -> None:
+def wire_common(panel: BattlePanel, services: AppServices, service: BattleService, mode: BattleMode) -> None:
     """Events that are the same in both modes: stop, regenerate, new round, the four votes."""
     from arena_app.ui.common import identify
 

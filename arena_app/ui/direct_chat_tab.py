@@ -8,6 +8,7 @@ from typing import Any
 
 import gradio as gr
 
+from arena_app.domain import FeedbackKind, FinishReason
 from arena_app.services.answers import sentence
 from arena_app.services.app_services import AppServices
 from arena_app.services.chat import ChatService, ChatState
@@ -25,9 +26,9 @@ from arena_app.ui.common import (
 def _note(state: ChatState) -> str | None:
     if state.last is None or state.generating:
         return None
-    if state.last.finish_reason == "error":
+    if state.last.finish_reason == FinishReason.ERROR:
         return f"⚠️ {state.last.error or 'The answer failed.'}"
-    if state.last.finish_reason == "stopped":
+    if state.last.finish_reason == FinishReason.STOPPED:
         return "(stopped)"
     return None
 
@@ -35,7 +36,7 @@ def _note(state: ChatState) -> str | None:
 def _status(state: ChatState) -> str:
     if state.generating:
         return "⏳ Generating…"
-    if state.last is not None and state.last.finish_reason == "error":
+    if state.last is not None and state.last.finish_reason == FinishReason.ERROR:
         return f"❌ {sentence(state.last.error or 'The answer failed')} Press Regenerate or Clear."
     return ""
 
@@ -44,7 +45,7 @@ def render(
     service: ChatService, state: ChatState, notice: str | None = None, input_value: Any = None
 ) -> tuple:
     has_answer = state.last is not None and state.last.message_id is not None and not state.generating
-    failed = state.last is not None and state.last.finish_reason == "error"
+    failed = state.last is not None and state.last.finish_reason == FinishReason.ERROR
     return (
         state,
         gr.update() if input_value is None else gr.update(value=input_value),
@@ -120,7 +121,7 @@ def build_direct_chat_tab(services: AppServices) -> None:
             service.stop(st)
         return render(service, service.new_state())
 
-    def feedback_fn(kind: str) -> Any:
+    def feedback_fn(kind: FeedbackKind) -> Any:
         def handler(st: ChatState | None, request: gr.Request) -> tuple:
             st = st or service.new_state()
             try:
@@ -140,5 +141,9 @@ def build_direct_chat_tab(services: AppServices) -> None:
     clear.click(clear_fn, [state], outputs, api_name="chat_clear")
     model_dropdown.input(model_changed_fn, [state], outputs, api_visibility="private")
     chatbot.clear(clear_fn, [state], outputs, api_visibility="private")  # the chatbot's own trash icon
-    for kind, btn in (("upvote", upvote), ("downvote", downvote), ("flag", flag)):
+    for kind, btn in (
+        (FeedbackKind.UPVOTE, upvote),
+        (FeedbackKind.DOWNVOTE, downvote),
+        (FeedbackKind.FLAG, flag),
+    ):
         btn.click(feedback_fn(kind), [state], outputs, api_name=f"chat_{kind}")

@@ -7,6 +7,7 @@ from typing import Any
 
 import gradio as gr
 
+from arena_app.domain import BattleMode
 from arena_app.services.app_services import AppServices
 from arena_app.services.battle_state import BattleState
 from arena_app.ui.battle_common import build_panel, render, stream_updates, wire_common
@@ -44,7 +45,7 @@ def build_side_by_side_tab(services: AppServices) -> None:
         max_new_tokens: float,
         request: gr.Request,
     ) -> Iterator[tuple[Any, ...]]:
-        state = state or service.new_state("named")
+        state = state or service.new_state(BattleMode.NAMED)
         client = identify(services, request)
         params = services.picker.user_params(temperature, top_p, int(max_new_tokens))
 
@@ -57,7 +58,7 @@ def build_side_by_side_tab(services: AppServices) -> None:
         # A battle compares fixed models: changing either one starts a new round.
         if state is not None:
             service.stop(state)
-        return render(service, service.new_state("named"), notice="")
+        return render(service, service.new_state(BattleMode.NAMED), notice="")
 
     inputs = [
         panel.input,
@@ -70,4 +71,4 @@ def build_side_by_side_tab(services: AppServices) -> None:
     panel.input.submit(send, inputs, panel.outputs(), api_visibility="private", show_progress="hidden")
     for dropdown in (dropdown_a, dropdown_b):
         dropdown.input(models_changed, [panel.state], panel.outputs(), api_visibility="private")
-    wire_common(panel, services, service, "named")
+    wire_common(panel, services, service, BattleMode.NAMED)

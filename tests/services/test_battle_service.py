@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
+from arena_app.domain import BattleMode
 from arena_app.services.app_services import AppServices
 from arena_app.services.client_id import ClientIdentity
 from arena_app.services.errors import InputRejected, NothingToDo, VoteRejected
@@ -257,7 +258,7 @@ def test_named_mode_uses_chosen_models_and_params(
     services: AppServices, client: ClientIdentity, fake_openai
 ) -> None:
     params = services.picker.user_params(0.3, 0.9, 64)
-    state = services.named.new_state("named")
+    state = services.named.new_state(BattleMode.NAMED)
     drain(services.named.send(state, "hi", client, models=["beta", "alpha"], params=[params, params]))
     assert [s.model for s in state.sides] == ["beta", "alpha"]
     bodies = [r.body for r in fake_openai.requests[-2:]]
@@ -274,7 +275,8 @@ def test_named_mode_uses_chosen_models_and_params(
     battle = rows(services, "SELECT * FROM battles")[0]
     assert battle["mode"] == "named" and battle["model_a"] == "beta"
     with pytest.raises(InputRejected, match="not available"):
-        drain(services.named.send(services.named.new_state("named"), "x", client, models=["beta", "nope"]))
+        fresh = services.named.new_state(BattleMode.NAMED)
+        drain(services.named.send(fresh, "x", client, models=["beta", "nope"]))
 
 
 def test_vote_stores_category_tags(services: AppServices, script: Script, client: ClientIdentity) -> None:
