@@ -62,7 +62,7 @@ def render(
 
 def build_direct_chat_tab(services: AppServices) -> None:
     service = services.chat
-    names = services.picker.chat_names()
+    names = services.chat_model_names()
     state = gr.State(None)
     gr.Markdown("### 💬 Chat with one model of your choice")
     model_dropdown = gr.Dropdown(
@@ -99,7 +99,7 @@ def build_direct_chat_tab(services: AppServices) -> None:
     ) -> Iterator[tuple]:
         st = st or service.new_state()
         client = identify(services, request)
-        params = services.picker.user_params(temperature, top_p, int(max_new_tokens))
+        params = services.user_params(temperature, top_p, int(max_new_tokens))
         yield from drive(st, lambda: service.send(st, text, model, params, client), text)
 
     def regenerate_fn(st: ChatState | None) -> Iterator[tuple]:

@@ -9,6 +9,7 @@ from typing import Any
 import gradio as gr
 
 from arena_app.services.app_services import AppServices
+from arena_app.services.catalogue import ModelCard
 from arena_app.ui.common import failure_notice
 
 # figure key in LeaderboardView.figures -> elem_id of its gr.Plot
@@ -26,14 +27,13 @@ def _cell(text: str) -> str:
 
 
 def _model_cell(
-    services: AppServices, name: str, preliminary: bool, unrankable: bool
+    card: ModelCard | None, name: str, preliminary: bool, unrankable: bool
 ) -> tuple[str, str, str]:
     """(html cell, organization, license) for a model, using the endpoint file's metadata if present."""
     org = lic = link = ""
     # the model may have left the endpoint file since the snapshot: then there is no metadata
-    info = next((m for m in services.registry.models() if m.name == name), None)
-    if info is not None:
-        org, lic, link = info.organization or "", info.license or "", info.link or ""
+    if card is not None:
+        org, lic, link = card.organization or "", card.license or "", card.link or ""
     label = html.escape(name)
     if link.startswith(("http://", "https://")):
         label = (
@@ -52,9 +52,10 @@ def table_html(services: AppServices, view: Any) -> str:
     if not view.rows:
         return f"<p>{html.escape(view.message or 'No leaderboard yet.')}</p>"
     head = "".join(f"<th>{c}</th>" for c in COLUMNS)
+    cards = {card.name: card for card in services.catalogue()}
     body = []
     for row in view.rows:
-        model_cell, org, lic = _model_cell(services, row.model, row.preliminary, row.unrankable)
+        model_cell, org, lic = _model_cell(cards.get(row.model), row.model, row.preliminary, row.unrankable)
         ci = f"+{row.upper - row.rating:.0f} / -{row.rating - row.lower:.0f}"
         cls = ' class="lb-preliminary-row"' if row.preliminary else ""
         body.append(

@@ -20,7 +20,7 @@ anonymous leaderboard."""
 
 def build_side_by_side_tab(services: AppServices) -> None:
     service = services.named
-    names = services.picker.chat_names()
+    names = services.chat_model_names()
     with gr.Row():
         dropdown_a = gr.Dropdown(
             names, value=names[0] if names else None, label="Model A", elem_id="sbs-model-a", interactive=True
@@ -47,7 +47,7 @@ def build_side_by_side_tab(services: AppServices) -> None:
     ) -> Iterator[tuple[Any, ...]]:
         state = state or service.new_state(BattleMode.NAMED)
         client = identify(services, request)
-        params = services.picker.user_params(temperature, top_p, int(max_new_tokens))
+        params = services.user_params(temperature, top_p, int(max_new_tokens))
 
         def run() -> Iterator[BattleState]:
             return service.send(state, text, client, models=[model_a, model_b], params=[params, params])

@@ -257,7 +257,7 @@ def test_vote_and_regenerate_refusals(services: AppServices, client: ClientIdent
 def test_named_mode_uses_chosen_models_and_params(
     services: AppServices, client: ClientIdentity, fake_openai
 ) -> None:
-    params = services.picker.user_params(0.3, 0.9, 64)
+    params = services.user_params(0.3, 0.9, 64)
     state = services.named.new_state(BattleMode.NAMED)
     drain(services.named.send(state, "hi", client, models=["beta", "alpha"], params=[params, params]))
     assert [s.model for s in state.sides] == ["beta", "alpha"]
@@ -266,7 +266,7 @@ def test_named_mode_uses_chosen_models_and_params(
     with pytest.raises(InputRejected, match="models are fixed"):  # e.g. a direct API call mid-battle
         drain(services.named.send(state, "again", client, models=["alpha", "beta"], params=[params, params]))
     assert len(state.turns) == 1
-    warmer = services.picker.user_params(0.9, 0.5, 80)
+    warmer = services.user_params(0.9, 0.5, 80)
     drain(services.named.send(state, "again", client, models=["beta", "alpha"], params=[warmer, warmer]))
     assert all(r.body["temperature"] == 0.9 for r in fake_openai.requests[-2:])
     answers = rows(services, "SELECT params FROM messages WHERE role = 'assistant' ORDER BY position, id")
