@@ -14,20 +14,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from arena_app.domain import VOTE_CHOICES, BattleMode, ExcludedReason
 from arena_app.providers.base import GenerationParams
-from arena_app.services.answers import (
-    answer_persister,
-    check_input,
-    history_messages,
-    params_record,
-    token_count,
-)
+from arena_app.services.answers import history_messages, params_record, token_count
 from arena_app.services.battle_state import LABELS, BattleState, Side, SideStats
 from arena_app.services.client_id import ClientIdentity
+from arena_app.services.conversation import ConversationService
 from arena_app.services.errors import InputRejected, NothingToDo, VoteRejected, storage_errors
-from arena_app.services.generations import RunningGenerations
 from arena_app.services.identity import IdentityDetector
 from arena_app.services.sampling import ModelPicker
-from arena_app.services.streaming import SideJob, StreamingRegistry, stream_sides
+from arena_app.services.streaming import SideJob, SideOutcome, StreamingRegistry
 from arena_app.storage import api
 from arena_app.storage.db import session_scope
 
@@ -37,7 +31,7 @@ log = logging.getLogger(__name__)
 ALREADY_VOTED = "This battle already has a vote; a battle takes exactly one."
 
 
-class BattleService:
+class BattleService(ConversationService[BattleState]):
     def __init__(
         self,
         *,
@@ -48,13 +42,14 @@ class BattleService:
         max_turns: int,
         max_input_chars: int,
     ) -> None:
-        self._registry = registry
-        self._sf = session_factory
-        self._picker = picker
+        super().__init__(
+            registry=registry,
+            session_factory=session_factory,
+            picker=picker,
+            max_turns=max_turns,
+            max_input_chars=max_input_chars,
+        )
         self._detector = detector
-        self.max_turns = max_turns
-        self.max_input_chars = max_input_chars
-        self._running = RunningGenerations()
 
     # ------------------------------------------------------------------ rounds
 
@@ -90,7 +85,7 @@ class BattleService:
             raise InputRejected("Wait for both answers (or press Stop) before sending another message.")
         if state.side_failed():
             raise InputRejected("The last answer failed: press Regenerate or start a new round.")
-        cleaned = check_input(text, self.max_input_chars, len(state.turns), self.max_turns)
+        cleaned = self._check_message(text, len(state.turns))
         picked = self._pick(state, models, params) if state.battle_id is None else None
         if picked is None and state.mode == BattleMode.NAMED:
             # named mode: the models are fixed for the battle (a vote covers the whole conversation), the
@@ -133,7 +128,7 @@ class BattleService:
             for i, side in enumerate(state.sides)
         ]
         state.turns.append((cleaned, [None, None]))
-        yield from self._run(state, jobs, replaces=[None, None])
+        yield from self._run(state, jobs, self._conversation_ids(state), replaces=[None, None])
 
     def regenerate(self, state: BattleState) -> Iterator[BattleState]:
         """Re-ask both models for the last turn (recorded: old answers kept as superseded)."""
@@ -152,42 +147,19 @@ class BattleService:
         with storage_errors(), session_scope(self._sf) as s:
             api.mark_battle_regenerated(s, state.battle_id)
         state.turns[-1] = (user, [None, None])
-        yield from self._run(state, jobs, replaces=replaces)
-
-    def stop(self, state: BattleState) -> bool:
-        """Cancel the running generation of this state; True if one was running."""
-        return self._running.cancel(state.run_token)
+        yield from self._run(state, jobs, self._conversation_ids(state), replaces=replaces)
 
     def _pairs(self, state: BattleState, side: int) -> list[tuple[str, str | None]]:
         return [(user, answers[side]) for user, answers in state.turns]
 
-    def _run(
-        self, state: BattleState, jobs: list[SideJob], replaces: list[int | None]
-    ) -> Iterator[BattleState]:
-        with self._running.start() as (token, cancel):
-            state.run_token = token
-            state.live = ["", ""]
-            for side in state.sides:
-                side.last = None
-            persist = answer_persister(
-                self._sf, [s.conversation_id for s in state.sides], replaces, [j.params for j in jobs]
-            )
-            try:
-                yield state
-                for snap in stream_sides(self._registry, jobs, cancel, persist):
-                    state.live = list(snap.texts)
-                    for i, outcome in enumerate(snap.outcomes):
-                        if outcome is not None and state.sides[i].last is None:
-                            if outcome.error and state.mode == BattleMode.ANONY:
-                                # upstream error texts may name the model ("model x does not exist")
-                                outcome.error = self._detector.mask(outcome.error)
-                            state.sides[i].last = outcome
-                            state.turns[-1][1][i] = outcome.text
-                    if snap.done:
-                        state.run_token = None
-                    yield state
-            finally:
-                state.run_token = None
+    def _conversation_ids(self, state: BattleState) -> list[int]:
+        return [side.conversation_id for side in state.sides]
+
+    def _settle(self, state: BattleState, index: int, outcome: SideOutcome) -> None:
+        if outcome.error and state.mode == BattleMode.ANONY:
+            # upstream error texts may name the model ("model x does not exist")
+            outcome.error = self._detector.mask(outcome.error)
+        state.settle(index, outcome)
 
     # ------------------------------------------------------------------ voting
 

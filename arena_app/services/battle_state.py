@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from arena_app.domain import BattleMode, ExcludedReason, Outcome
 from arena_app.providers.base import GenerationParams
 from arena_app.services.answers import sentence
+from arena_app.services.conversation import RunState
 from arena_app.services.streaming import SideOutcome
 
 LABELS = ("Model A", "Model B")
@@ -21,7 +23,7 @@ class Side:
 
 
 @dataclass
-class BattleState:
+class BattleState(RunState):
     """One user's current battle. Kept server side; never sent to the browser."""
 
     mode: BattleMode = BattleMode.ANONY
@@ -29,15 +31,22 @@ class BattleState:
     sides: list[Side] = field(default_factory=list)
     # (user text, [answer of side A, answer of side B]); answers None while not finished
     turns: list[tuple[str, list[str | None]]] = field(default_factory=list)
-    run_token: str | None = None  # set while a generation runs (Stop looks the cancel event up by it)
     live: list[str] = field(default_factory=lambda: ["", ""])  # text streamed so far in the running turn
     outcome: Outcome | None = None  # the vote, once cast
     excluded_reason: ExcludedReason | None = None
     leaked_words: list[str] = field(default_factory=list)
 
-    @property
-    def generating(self) -> bool:
-        return self.run_token is not None
+    def begin_answers(self) -> None:
+        self.live = ["", ""]
+        for side in self.sides:
+            side.last = None
+
+    def show_live(self, texts: Sequence[str]) -> None:
+        self.live = list(texts)
+
+    def settle(self, index: int, outcome: SideOutcome) -> None:
+        self.sides[index].last = outcome
+        self.turns[-1][1][index] = outcome.text
 
     @property
     def voted(self) -> bool:
