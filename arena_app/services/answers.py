@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from arena_app.providers.base import ChatMessage, GenerationParams
 from arena_app.services.errors import InputRejected
-from arena_app.services.streaming import SideOutcome
+from arena_app.services.live_answers import SideOutcome
 from arena_app.storage.records import StyleCounts
 
 

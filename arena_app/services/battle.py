@@ -20,8 +20,8 @@ from arena_app.services.client_id import ClientIdentity
 from arena_app.services.conversation import ConversationService
 from arena_app.services.errors import InputRejected, NothingToDo, VoteRejected, storage_errors
 from arena_app.services.identity import IdentityDetector
+from arena_app.services.live_answers import AnswerSource, SideJob, SideOutcome
 from arena_app.services.sampling import ModelPicker
-from arena_app.services.streaming import SideJob, SideOutcome, StreamingRegistry
 from arena_app.storage import api
 from arena_app.storage.db import session_scope
 
@@ -35,7 +35,7 @@ class BattleService(ConversationService[BattleState]):
     def __init__(
         self,
         *,
-        registry: StreamingRegistry,
+        registry: AnswerSource,
         session_factory: sessionmaker[Session],
         picker: ModelPicker,
         detector: IdentityDetector,

@@ -9,7 +9,7 @@ from arena_app.domain import BattleMode, ExcludedReason, Outcome
 from arena_app.providers.base import GenerationParams
 from arena_app.services.answers import sentence
 from arena_app.services.conversation import RunState
-from arena_app.services.streaming import SideOutcome
+from arena_app.services.live_answers import SideOutcome
 
 LABELS = ("Model A", "Model B")
 

@@ -3,12 +3,12 @@ model) and :class:`Registry`, the part of the providers' ``ModelRegistry`` the s
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from arena_app.providers.base import ChatMessage, GenerationParams, StreamEvent
+from arena_app.providers.attempts import AnswerControl
+from arena_app.providers.base import ChatMessage, Completion, GenerationParams, TextDelta
 from arena_app.providers.model_info import ModelInfo
 
 
@@ -44,10 +44,11 @@ class Registry(Protocol):
     def battle_models(self) -> list[ModelInfo]: ...
     def chat_models(self) -> list[ModelInfo]: ...
     def identity_words(self) -> list[str]: ...
-    def stream(
+    def answer(
         self,
         name: str,
         messages: list[ChatMessage],
-        params: GenerationParams | None = None,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[StreamEvent]: ...
+        params: GenerationParams | None,
+        control: AnswerControl,
+        on_text: Callable[[TextDelta], None],
+    ) -> Completion: ...

@@ -15,7 +15,7 @@ from arena_app.services.answers import history_messages, params_record
 from arena_app.services.client_id import ClientIdentity
 from arena_app.services.conversation import ConversationService, RunState
 from arena_app.services.errors import InputRejected, NothingToDo, storage_errors
-from arena_app.services.streaming import SideJob, SideOutcome
+from arena_app.services.live_answers import SideJob, SideOutcome
 from arena_app.storage import api
 from arena_app.storage.db import session_scope
 

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from arena_app.providers.base import GenerationParams
 from arena_app.services.answers import check_input, params_record, style_of
 from arena_app.services.generations import RunningGenerations
+from arena_app.services.live_answers import AnswerSource, SideJob, SideOutcome, stream_sides
 from arena_app.services.sampling import ModelPicker
-from arena_app.services.streaming import SideJob, SideOutcome, StreamingRegistry, stream_sides
 from arena_app.storage import api
 from arena_app.storage.db import session_scope
 from arena_app.storage.records import StyleCounts
@@ -62,7 +62,7 @@ class ConversationService(Generic[S]):
     def __init__(
         self,
         *,
-        registry: StreamingRegistry,
+        registry: AnswerSource,
         session_factory: sessionmaker[Session],
         picker: ModelPicker,
         max_turns: int,
@@ -122,7 +122,7 @@ def answer_persister(
     replaces: Sequence[int | None],
     params: Sequence[GenerationParams],
 ) -> Callable[[int, SideOutcome], int | None]:
-    """A ``persist(index, outcome) -> message id`` callback for :func:`streaming.stream_sides`; each
+    """A ``persist(index, outcome) -> message id`` callback for :func:`live_answers.stream_sides`; each
     answer is stored with the parameters it was generated with (``params[index]``)."""
 
     def persist(index: int, outcome: SideOutcome) -> int | None:

@@ -1,0 +1,108 @@
+"""One thread per streamed answer (providers/answer_threads.py, providers/attempts.py): the reading thread
+pushes straight into the waiter's queue; the waiter enforces deadlines and cancel. Real registry, real
+openai SDK, loopback fake server."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from arena_app.providers import answer_threads
+from arena_app.providers.answer_threads import AnswerFeed, CancelEvent
+from arena_app.providers.base import ChatMessage, Completion, TextDelta
+from arena_app.providers.errors import Cancelled, ProviderTimeout
+from arena_app.providers.registry import ModelRegistry
+from tests.fakes.openai_server import OpenAIFakeServer, Reply
+
+MSGS = [ChatMessage("user", "hello")]
+
+
+@pytest.fixture
+def servers() -> Iterator[list[OpenAIFakeServer]]:
+    srvs = [OpenAIFakeServer().start() for _ in range(2)]
+    yield srvs
+    for s in srvs:
+        s.close()
+
+
+def entry(*bases: str, **extra: object) -> dict[str, object]:
+    return {"api_type": "openai", "api_base": list(bases), "api_key": "sk-k", **extra}
+
+
+def answer_threads_alive() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("answer-")]
+
+
+def test_one_thread_reads_an_answer_retries_included(servers: list[OpenAIFakeServer]) -> None:
+    bad, good = servers
+    bad.default = Reply.error(500)
+    good.default = Reply.text("one two three", chunk_delay=0.3)
+    reg = ModelRegistry.from_mapping({"m": entry(bad.base_url, good.base_url, retries=1)}, env={})
+    before = {t.ident for t in threading.enumerate()}
+    stream = reg.stream("m", MSGS)
+    first = next(stream)  # the first endpoint failed with a 500; the retry went to the other one
+    started = [t for t in threading.enumerate() if t.ident not in before and "process_request" not in t.name]
+    assert first == TextDelta("one")
+    assert [t.name for t in started] == ["answer-m"]  # no second (pump) thread, none per attempt
+    assert [type(e) for e in stream][-1] is Completion
+    assert len(bad.requests) == 1 and len(good.requests) == 1
+    reg.close()
+
+
+def test_a_cancel_event_wakes_the_waiter_without_polling(
+    servers: list[OpenAIFakeServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    srv = servers[0]
+    srv.default = Reply.text("first then a long pause", chunk_delay=30)
+    monkeypatch.setattr(answer_threads, "POLL_S", 60.0)  # a poll would come far too late to pass
+    reg = ModelRegistry.from_mapping({"m": entry(srv.base_url)}, env={})
+    cancel = CancelEvent()
+    stream = reg.stream("m", MSGS, cancel=cancel)
+    assert next(stream) == TextDelta("first")
+    threading.Timer(0.2, cancel.set).start()
+    started = time.monotonic()
+    with pytest.raises(Cancelled):
+        list(stream)
+    assert time.monotonic() - started < 3
+    assert srv.client_closed.wait(3), "the upstream connection was not closed"
+    assert reg.health_report()[0].endpoints[0].in_flight == 0
+    reg.close()
+
+
+def test_one_waiter_enforces_each_answers_own_deadline(servers: list[OpenAIFakeServer]) -> None:
+    fast, stalled = servers
+    fast.default = Reply.text("a b c d e f", chunk_delay=0.15)
+    stalled.default = Reply.text("never in time", first_chunk_delay=10)
+    reg = ModelRegistry.from_mapping(
+        {"fast": entry(fast.base_url), "slow": entry(stalled.base_url, first_token_timeout_s=0.4)}, env={}
+    )
+    feed: AnswerFeed[object] = AnswerFeed(CancelEvent())
+    for key, name in enumerate(("fast", "slow")):
+
+        def run(control, put, name=name):  # type: ignore[no-untyped-def]
+            put(reg.answer(name, MSGS, None, control, put))
+
+        feed.start(key, run, name=f"answer-{name}")
+    started = time.monotonic()
+    ended: dict[int, tuple[float, object]] = {}
+    texts = ""
+    while len(ended) < 2:
+        got = feed.get()
+        assert got is not None
+        key, item = got
+        if isinstance(item, TextDelta):
+            texts += item.text
+        else:
+            ended[key] = (time.monotonic() - started, item)
+    slow_at, slow_end = ended[1]
+    fast_at, fast_end = ended[0]
+    assert isinstance(slow_end, ProviderTimeout) and "within 0.4 s" in str(slow_end)
+    assert 0.35 < slow_at < 3, slow_at  # the waiter woke for the deadline; the server would wait 10 s
+    assert isinstance(fast_end, Completion) and texts == "a b c d e f"
+    assert stalled.client_closed.wait(3)
+    assert reg.health_report()[1].endpoints[0].failures == 1  # a timeout counts against health
+    feed.close()
+    reg.close()
