@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from arena_app.providers import answer_threads
 from arena_app.providers.answer_threads import AnswerFeed, CancelEvent
+from arena_app.providers.attempts import AnswerControl
 from arena_app.providers.base import ChatMessage, Completion, TextDelta
 from arena_app.providers.errors import Cancelled, ProviderTimeout
 from arena_app.providers.registry import ModelRegistry
@@ -30,10 +31,6 @@ def servers() -> Iterator[list[OpenAIFakeServer]]:
 
 def entry(*bases: str, **extra: object) -> dict[str, object]:
     return {"api_type": "openai", "api_base": list(bases), "api_key": "sk-k", **extra}
-
-
-def answer_threads_alive() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("answer-")]
 
 
 def test_one_thread_reads_an_answer_retries_included(servers: list[OpenAIFakeServer]) -> None:
@@ -82,7 +79,7 @@ def test_one_waiter_enforces_each_answers_own_deadline(servers: list[OpenAIFakeS
     feed: AnswerFeed[object] = AnswerFeed(CancelEvent())
     for key, name in enumerate(("fast", "slow")):
 
-        def run(control, put, name=name):  # type: ignore[no-untyped-def]
+        def run(control: AnswerControl, put: Callable[[object], None], name: str = name) -> None:
             put(reg.answer(name, MSGS, None, control, put))
 
         feed.start(key, run, name=f"answer-{name}")
