@@ -8,9 +8,10 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Protocol, TypeVar
 
 import gradio as gr
+from gradio.components import Component
 
 from arena_app.services.app_services import AppServices
 from arena_app.services.client_id import ClientIdentity
@@ -25,16 +26,35 @@ SOMETHING_WENT_WRONG = (
     "saved; please try again."
 )
 S = TypeVar("S")
+S_contra = TypeVar("S_contra", contravariant=True)
 
-CHATBOT_KWARGS: dict[str, Any] = {
-    # Our HTML is rendered and sanitised on the server (rendering.py); the browser sanitises again.
-    "render_markdown": False,
-    "sanitize_html": True,
-    "allow_tags": False,
-    "latex_delimiters": [],
-    "buttons": [],
-    "height": 420,
-}
+#: What a handler returns for its outputs, in order: component values and ``gr.update(...)`` dicts.
+Outputs = tuple[object, ...]
+#: A ``gr.update(...)`` of one component.
+Update = dict[str, object]
+
+
+class Render(Protocol[S_contra]):
+    """A tab's renderer: every output for ``state``; ``notice`` replaces the status text and
+    ``input_value`` (when not None) the input box's text."""
+
+    def __call__(
+        self, state: S_contra, notice: str | None = None, input_value: str | None = None
+    ) -> Outputs: ...
+
+
+def chatbot(label: str, elem_id: str) -> gr.Chatbot:
+    """A chatbot showing our server-rendered HTML (rendering.py); the browser sanitises it again."""
+    return gr.Chatbot(
+        label=label,
+        elem_id=elem_id,
+        render_markdown=False,
+        sanitize_html=True,
+        allow_tags=False,
+        latex_delimiters=[],
+        buttons=[],
+        height=420,
+    )
 
 
 def failure_notice(exc: Exception) -> str:
@@ -89,17 +109,17 @@ def chatbot_value(
     return messages
 
 
-def button(interactive: bool) -> Any:
+def button(interactive: bool) -> Update:
     return gr.update(interactive=interactive)
 
 
 @dataclass(frozen=True)
 class ParamSliders:
-    temperature: Any
-    top_p: Any
-    max_tokens: Any
+    temperature: gr.Slider
+    top_p: gr.Slider
+    max_tokens: gr.Slider
 
-    def inputs(self) -> list[Any]:
+    def inputs(self) -> list[Component]:
         return [self.temperature, self.top_p, self.max_tokens]
 
 
@@ -122,8 +142,8 @@ def param_sliders(services: AppServices, prefix: str) -> ParamSliders:
 
 
 def drive_stream(
-    render: Callable[..., tuple[Any, ...]], state: S, run: Callable[[], Iterator[S]], keep_text: str
-) -> Iterator[tuple[Any, ...]]:
+    render: Render[S], state: S, run: Callable[[], Iterator[S]], keep_text: str
+) -> Iterator[Outputs]:
     """Turn a streaming service call into UI updates: ``render(state, notice=..., input_value=...)`` after
     every step. An error becomes a status message (:func:`failure_notice`); when it comes before anything
     was sent, the user's text stays in the input box."""

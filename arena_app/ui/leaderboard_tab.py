@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 import gradio as gr
+from gradio.components import Component
 
 from arena_app.services.app_services import AppServices
 from arena_app.services.catalogue import ModelCard
-from arena_app.ui.common import failure_notice
+from arena_app.ui.common import Outputs, failure_notice
+
+if TYPE_CHECKING:
+    from arena_app.services.leaderboard_service import LeaderboardView
+
+ViewFn = Callable[[bool, str], Outputs]
 
 # figure key in LeaderboardView.figures -> elem_id of its gr.Plot
 PLOTS = {
@@ -48,7 +55,7 @@ def _model_cell(
     return f"<td>{label}</td>", org, lic
 
 
-def table_html(services: AppServices, view: Any) -> str:
+def table_html(services: AppServices, view: LeaderboardView) -> str:
     if not view.rows:
         return f"<p>{html.escape(view.message or 'No leaderboard yet.')}</p>"
     head = "".join(f"<th>{c}</th>" for c in COLUMNS)
@@ -73,7 +80,7 @@ def table_html(services: AppServices, view: Any) -> str:
     return f'<table class="lb-table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
-def summary_md(view: Any) -> str:
+def summary_md(view: LeaderboardView) -> str:
     if view.created_at is None:
         return view.message or "No leaderboard snapshot yet."
     updated = view.created_at.strftime("%Y-%m-%d %H:%M UTC") if isinstance(view.created_at, datetime) else "?"
@@ -86,7 +93,7 @@ def summary_md(view: Any) -> str:
     return text
 
 
-def build_leaderboard_tab(services: AppServices) -> tuple[Any, list[Any], list[Any]]:
+def build_leaderboard_tab(services: AppServices) -> tuple[ViewFn, list[Component], list[Component]]:
     """Returns (load function, inputs, outputs) so app.py can fill the tab on page load."""
     gr.Markdown("### 🏆 Leaderboard\nBradley-Terry ratings from anonymous battles (see the About tab).")
     with gr.Row():
@@ -101,7 +108,7 @@ def build_leaderboard_tab(services: AppServices) -> tuple[Any, list[Any], list[A
     for _key, (elem_id, label) in PLOTS.items():
         plots.append(gr.Plot(label=label, elem_id=elem_id))
 
-    def view_fn(style_control: bool, category: str) -> tuple[Any, ...]:
+    def view_fn(style_control: bool, category: str) -> Outputs:
         try:
             view = services.leaderboard_view(
                 category=category or "overall", style_control=bool(style_control)
@@ -117,8 +124,8 @@ def build_leaderboard_tab(services: AppServices) -> tuple[Any, list[Any], list[A
             *[view.figures.get(key) for key in PLOTS],
         )
 
-    inputs = [style_checkbox, category_dropdown]
-    outputs = [summary, table, category_dropdown, *plots]
+    inputs: list[Component] = [style_checkbox, category_dropdown]
+    outputs: list[Component] = [summary, table, category_dropdown, *plots]
     refresh.click(view_fn, inputs, outputs, api_name="leaderboard_view")
     style_checkbox.change(view_fn, inputs, outputs, api_visibility="private")
     category_dropdown.input(view_fn, inputs, outputs, api_visibility="private")

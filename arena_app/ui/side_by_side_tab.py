@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import gradio as gr
 
@@ -11,7 +10,7 @@ from arena_app.domain import BattleMode
 from arena_app.services.app_services import AppServices
 from arena_app.services.battle_state import BattleState
 from arena_app.ui.battle_common import build_panel, render, stream_updates, wire_common
-from arena_app.ui.common import identify, param_sliders
+from arena_app.ui.common import Outputs, identify, param_sliders
 
 INTRO = """### 👥 Compare two models of your choice
 Pick both models and the parameters, chat, and vote. Named votes are stored but not counted on the
@@ -44,7 +43,7 @@ def build_side_by_side_tab(services: AppServices) -> None:
         top_p: float,
         max_new_tokens: float,
         request: gr.Request,
-    ) -> Iterator[tuple[Any, ...]]:
+    ) -> Iterator[Outputs]:
         state = state or service.new_state(BattleMode.NAMED)
         client = identify(services, request)
         params = services.user_params(temperature, top_p, int(max_new_tokens))
@@ -54,7 +53,7 @@ def build_side_by_side_tab(services: AppServices) -> None:
 
         yield from stream_updates(service, state, run, text)
 
-    def models_changed(state: BattleState | None) -> tuple[Any, ...]:
+    def models_changed(state: BattleState | None) -> Outputs:
         # A battle compares fixed models: changing either one starts a new round.
         if state is not None:
             service.stop(state)
