@@ -135,6 +135,8 @@ class AnswerControl:
     def deadline(self) -> float | None:
         """The next moment :meth:`enforce` has something to check (None: no deadline running)."""
         with self._lock:
+            if self._failure is not None or self._finished:
+                return None  # aborted or done: nothing left to enforce (a waiter must not spin on it)
             pending = [d for d in (self._first_deadline, self._total_deadline) if d is not None]
         return min(pending) if pending else None
 

@@ -4,17 +4,29 @@ openai SDK, loopback fake server."""
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from pydantic import SecretStr
 
 from arena_app.providers import answer_threads
 from arena_app.providers.answer_threads import AnswerFeed, CancelEvent
-from arena_app.providers.attempts import AnswerControl
-from arena_app.providers.base import ChatMessage, Completion, TextDelta
+from arena_app.providers.attempts import AnswerControl, read_attempt
+from arena_app.providers.base import (
+    ChatMessage,
+    Completion,
+    EndpointTarget,
+    GenerationParams,
+    TextDelta,
+    Timeouts,
+)
 from arena_app.providers.errors import Cancelled, ProviderTimeout
+from arena_app.providers.openai_provider import OpenAIProvider
 from arena_app.providers.registry import ModelRegistry
 from tests.fakes.openai_server import OpenAIFakeServer, Reply
 
@@ -103,3 +115,55 @@ def test_one_waiter_enforces_each_answers_own_deadline(servers: list[OpenAIFakeS
     assert reg.health_report()[1].endpoints[0].failures == 1  # a timeout counts against health
     feed.close()
     reg.close()
+
+
+class CountingQueue(queue.SimpleQueue):  # type: ignore[type-arg]
+    """The feed's queue, counting how often the waiter wakes up to look at it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gets = 0
+
+    def get(self, block: bool = True, timeout: float | None = None) -> object:
+        self.gets += 1
+        return super().get(block, timeout)
+
+
+def test_a_deadline_passed_while_the_thread_cannot_be_woken_does_not_spin_the_waiter() -> None:
+    """A connect that hangs (full accept backlog) cannot be interrupted: the first-token deadline aborts
+    the answer, the thread only returns at its connect timeout, and meanwhile the waiter sleeps."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        s = socket.socket()
+        s.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            s.connect(("127.0.0.1", port))
+        fillers.append(s)
+    target = EndpointTarget(
+        "m", "m", f"http://127.0.0.1:{port}/v1", SecretStr("k"), Timeouts(1.0, first_token_s=0.2, total_s=10)
+    )
+    provider = OpenAIProvider(target)
+    try:
+        feed: AnswerFeed[object] = AnswerFeed(CancelEvent())
+        counting = CountingQueue()
+        feed._queue = counting  # type: ignore[assignment]
+
+        def run(control: AnswerControl, put: Callable[[object], None]) -> None:
+            put(read_attempt(provider.call(MSGS, GenerationParams()), control, put))
+
+        started = time.monotonic()
+        feed.start(0, run, name="answer-m")
+        got = feed.get()
+        assert got is not None
+        assert isinstance(got[1], ProviderTimeout) and "within 0.2 s" in str(got[1])
+        assert time.monotonic() - started >= 0.7  # the thread came back only at its connect timeout
+        assert counting.gets < 10, counting.gets  # woke for the deadline, then slept until the item
+        feed.close()
+    finally:
+        provider.close()
+        for s in [*fillers, listener]:
+            s.close()
