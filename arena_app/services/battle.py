@@ -88,16 +88,36 @@ class BattleService(ConversationService[BattleState]):
         cleaned = self._check_message(text, len(state.turns))
         picked = self._pick(state, models, params) if state.battle_id is None else None
         if picked is None and state.mode == BattleMode.NAMED:
-            # named mode: the models are fixed for the battle (a vote covers the whole conversation), the
-            # parameters apply from this turn on and are stored with each answer
-            if models is not None and list(models) != [side.model for side in state.sides]:
-                raise InputRejected(
-                    "The models are fixed for this battle. Press “New round” to compare others."
-                )
-            if params:
-                for side, p in zip(state.sides, params, strict=True):
-                    side.params = p
-        # A new battle and its first user messages are one transaction: a failure leaves no empty battle.
+            self._keep_models(state, models, params)
+        battle_id, sides = self._store_user_turn(state, picked, cleaned, client)
+        state.battle_id, state.sides = battle_id, sides  # only once committed
+        jobs = [
+            SideJob(LABELS[i], side.model, history_messages(self._pairs(state, i), cleaned), side.params)
+            for i, side in enumerate(state.sides)
+        ]
+        state.turns.append((cleaned, [None, None]))
+        yield from self._run(state, jobs, self._conversation_ids(state), replaces=[None, None])
+
+    def _keep_models(
+        self, state: BattleState, models: Sequence[str] | None, params: Sequence[GenerationParams] | None
+    ) -> None:
+        """Named mode, later turns: the models are fixed for the battle (a vote covers the whole
+        conversation); the parameters apply from this turn on and are stored with each answer."""
+        if models is not None and list(models) != [side.model for side in state.sides]:
+            raise InputRejected("The models are fixed for this battle. Press “New round” to compare others.")
+        if params:
+            for side, p in zip(state.sides, params, strict=True):
+                side.params = p
+
+    def _store_user_turn(
+        self,
+        state: BattleState,
+        picked: tuple[list[str], list[GenerationParams]] | None,
+        text: str,
+        client: ClientIdentity,
+    ) -> tuple[int, list[Side]]:
+        """Store the user message on both sides (creating the battle first when ``picked``): one
+        transaction, so a failure leaves no empty battle. Returns the battle id and its sides."""
         with storage_errors(), session_scope(self._sf) as s:
             if picked is not None:
                 names, side_params = picked
@@ -120,15 +140,9 @@ class BattleService(ConversationService[BattleState]):
                 assert state.battle_id is not None
                 battle_id, sides = state.battle_id, state.sides
             for side in sides:
-                api.add_user_message(s, side.conversation_id, cleaned)
+                api.add_user_message(s, side.conversation_id, text)
             api.set_battle_turns(s, battle_id, len(state.turns) + 1)
-        state.battle_id, state.sides = battle_id, sides  # only once committed
-        jobs = [
-            SideJob(LABELS[i], side.model, history_messages(self._pairs(state, i), cleaned), side.params)
-            for i, side in enumerate(state.sides)
-        ]
-        state.turns.append((cleaned, [None, None]))
-        yield from self._run(state, jobs, self._conversation_ids(state), replaces=[None, None])
+        return battle_id, sides
 
     def regenerate(self, state: BattleState) -> Iterator[BattleState]:
         """Re-ask both models for the last turn (recorded: old answers kept as superseded)."""
