@@ -5,8 +5,8 @@
 1. Throughput: one answer of ``--chunks`` chunks from the fake OpenAI server, read with the raw SDK and
    through ``ModelRegistry.stream`` (best of 3 each); prints chunks/s for both.
 2. Idle cost: ``--idle-streams`` concurrent streams whose server stalls; prints the CPU time this process
-   spends per second while they wait (the guard polls its queue every 50 ms to notice cancel/deadlines),
-   then cancels them all and prints how long until every upstream connection was closed.
+   spends per second while they wait (each answer's reading thread is blocked in its socket read), then
+   cancels them all and prints how long until every upstream connection was closed.
 Figures are machine- and load-dependent.
 """
 

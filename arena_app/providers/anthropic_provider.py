@@ -10,7 +10,6 @@ restricts sampling (< 1), because recent Claude models refuse requests that set 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,18 +18,18 @@ import anthropic
 from arena_app.providers.base import (
     ChatMessage,
     EndpointTarget,
+    Finish,
     GenerationParams,
-    StreamEvent,
     TextDelta,
+    UpstreamCall,
 )
 from arena_app.providers.errors import AuthenticationFailed
-from arena_app.providers.sdk_client import client_options, describe, sdk_stream
-from arena_app.providers.streaming import Finish
+from arena_app.providers.sdk_client import SdkProvider, client_options, describe, sdk_call
 
 STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
 
 
-class AnthropicProvider:
+class AnthropicProvider(SdkProvider):
     """One Anthropic Messages endpoint (one api_base) of one model."""
 
     def __init__(self, target: EndpointTarget) -> None:
@@ -69,12 +68,7 @@ class AnthropicProvider:
             req["stop_sequences"] = list(params.stop)
         return req
 
-    def stream(
-        self,
-        messages: list[ChatMessage],
-        params: GenerationParams,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[StreamEvent]:
+    def call(self, messages: list[ChatMessage], params: GenerationParams) -> UpstreamCall[Any]:
         if not self._key:
             raise AuthenticationFailed(
                 "No API key is configured for the model; the operator should set its api_key_env."
@@ -84,7 +78,7 @@ class AnthropicProvider:
         def open_stream() -> Any:
             return self._client.messages.create(**req, stream=True)
 
-        return sdk_stream(self.target, self._secrets, open_stream, _events, cancel)
+        return sdk_call(self.target, self._secrets, open_stream, _events)
 
 
 def _events(stream: Any) -> Iterator[TextDelta | Finish]:
@@ -108,6 +102,6 @@ def _events(stream: Any) -> Iterator[TextDelta | Finish]:
         elif kind == "message_stop":
             stopped = True
     if not stopped:
-        return  # no message_stop: the stream broke off (guarded_stream reports the interruption)
+        return  # no message_stop: the stream broke off (read_attempt reports the interruption)
     reason = stop_reason or "stop"
     yield Finish(STOP_REASONS.get(reason, reason), output_tokens)

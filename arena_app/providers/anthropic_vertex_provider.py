@@ -12,15 +12,13 @@ file, or the metadata server on Google Cloud); project and region come from ``En
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import anthropic
 
 from arena_app.providers.anthropic_provider import AnthropicProvider, _events
-from arena_app.providers.base import ChatMessage, EndpointTarget, GenerationParams, StreamEvent
-from arena_app.providers.google_cloud import google_stream
+from arena_app.providers.base import ChatMessage, EndpointTarget, GenerationParams, UpstreamCall
+from arena_app.providers.google_cloud import google_call
 from arena_app.providers.sdk_client import client_options, describe
 
 
@@ -40,15 +38,10 @@ class AnthropicVertexProvider(AnthropicProvider):
     def __repr__(self) -> str:
         return f"AnthropicVertexProvider({self._where!r})"
 
-    def stream(
-        self,
-        messages: list[ChatMessage],
-        params: GenerationParams,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[StreamEvent]:
+    def call(self, messages: list[ChatMessage], params: GenerationParams) -> UpstreamCall[Any]:
         req = self._request(messages, params)
 
         def open_stream() -> Any:
             return self._client.messages.create(**req, stream=True)
 
-        return google_stream(self.target, self._secrets, open_stream, _events, cancel)
+        return google_call(self.target, self._secrets, open_stream, _events)

@@ -1,21 +1,24 @@
 """The one interface every provider implements, and the values it exchanges.
 
-A provider turns (messages, params) into a stream of :class:`TextDelta` items followed by exactly one
-:class:`Completion`. Failures raise a :class:`arena_app.providers.errors.ProviderError` subclass.
-Cancellation: set ``cancel`` (a ``threading.Event``) or close the generator; either closes the upstream
-HTTP response promptly, and the provider then raises :class:`~arena_app.providers.errors.Cancelled`
-(on the event) or simply stops (on close).
+A provider prepares one request to its endpoint as an :class:`UpstreamCall` (:meth:`Provider.call`):
+``open()`` sends it, ``events(stream)`` yields :class:`TextDelta` items and finally one :class:`Finish`,
+``translate(exc, started)`` turns an SDK/HTTP exception into a
+:class:`~arena_app.providers.errors.ProviderError`. Reading it (with the deadlines of its
+:class:`Timeouts` and prompt cancellation) is shared by every provider:
+:mod:`arena_app.providers.answer_threads` reads a call in one thread and yields :class:`TextDelta` items
+then exactly one :class:`Completion` to whoever waits.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Generic, Literal, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr
+
+from arena_app.providers.errors import ProviderError
 
 Role = Literal["system", "user", "assistant"]
 
@@ -83,12 +86,30 @@ class EndpointTarget:
         return f"EndpointTarget({self.model_key!r}, {self.model_name!r}, host={url_host(self.api_base)!r})"
 
 
+@dataclass(frozen=True)
+class Finish:
+    """The provider's end-of-stream report; turned into a :class:`Completion` with timings."""
+
+    finish_reason: str
+    output_tokens: int | None
+
+
+StreamT = TypeVar("StreamT")
+
+
+@dataclass(frozen=True)
+class UpstreamCall(Generic[StreamT]):
+    """One request to one endpoint, prepared but not sent."""
+
+    open: Callable[[], StreamT]  # send the request; returns the SDK's stream (or response) object
+    events: Callable[[StreamT], Iterator[TextDelta | Finish]]  # ends with one Finish, or breaks off
+    translate: Callable[[Exception, bool], ProviderError]  # (exc, text already delivered) -> error
+    timeouts: Timeouts
+
+
 class Provider(Protocol):
     """One upstream endpoint (one api_base) of one model."""
 
-    def stream(
-        self,
-        messages: list[ChatMessage],
-        params: GenerationParams,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[StreamEvent]: ...
+    def call(self, messages: list[ChatMessage], params: GenerationParams) -> UpstreamCall[Any]:
+        """Prepare one request (no I/O). May raise a ProviderError (e.g. no key configured)."""
+        ...

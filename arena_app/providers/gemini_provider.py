@@ -27,11 +27,17 @@ from google import genai
 from google.genai import types
 
 from arena_app.providers import sockets
-from arena_app.providers.base import ChatMessage, EndpointTarget, GenerationParams, StreamEvent, TextDelta
+from arena_app.providers.base import (
+    ChatMessage,
+    EndpointTarget,
+    Finish,
+    GenerationParams,
+    TextDelta,
+    UpstreamCall,
+)
 from arena_app.providers.errors import AuthenticationFailed
-from arena_app.providers.google_cloud import blocked, google_stream
-from arena_app.providers.sdk_client import describe
-from arena_app.providers.streaming import Finish
+from arena_app.providers.google_cloud import blocked, google_call
+from arena_app.providers.sdk_client import SdkProvider, describe
 
 FINISH_REASONS = {"STOP": "stop", "MAX_TOKENS": "length"}
 FILTERED = frozenset(
@@ -61,7 +67,7 @@ class _ResponseTracker:
 
 
 class _Stream:
-    """What ``open_stream`` returns: the SDK's chunks, and ``response`` for streaming.shutdown_response."""
+    """What ``open_stream`` returns: the SDK's chunks, and ``response`` for attempts.shutdown_response."""
 
     def __init__(self, tracker: _ResponseTracker, first: Any, rest: Iterator[Any]) -> None:
         self._tracker = tracker
@@ -88,7 +94,7 @@ class _Stream:
             response.close()
 
 
-class GeminiProvider:
+class GeminiProvider(SdkProvider):
     """One Gemini endpoint (one api_base) of one model; ``vertex=True`` for Gemini on Vertex AI."""
 
     def __init__(self, target: EndpointTarget, *, streaming: bool = True, vertex: bool = False) -> None:
@@ -140,12 +146,7 @@ class GeminiProvider:
             http_options=types.HttpOptions(extra_body=dict(params.extra_body)) if params.extra_body else None,
         )
 
-    def stream(
-        self,
-        messages: list[ChatMessage],
-        params: GenerationParams,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[StreamEvent]:
+    def call(self, messages: list[ChatMessage], params: GenerationParams) -> UpstreamCall[Any]:
         if not self.vertex and not self._key:
             raise AuthenticationFailed(
                 "No API key is configured for the model; the operator should set its api_key_env."
@@ -169,7 +170,7 @@ class GeminiProvider:
             )
             return _Stream(self._responses, next(chunks, None), chunks)  # next(): sends the request
 
-        return google_stream(self.target, self._secrets, open_stream, _events, cancel)
+        return google_call(self.target, self._secrets, open_stream, _events)
 
 
 def _events(stream: _Stream) -> Iterator[TextDelta | Finish]:
@@ -190,7 +191,7 @@ def _events(stream: _Stream) -> Iterator[TextDelta | Finish]:
             if candidate.finish_reason is not None:
                 finish = _finish_reason(_name(candidate.finish_reason))
     if finish is None:
-        return  # no finish reason: the stream broke off (guarded_stream reports the interruption)
+        return  # no finish reason: the stream broke off (read_attempt reports the interruption)
     yield Finish(finish, output_tokens)
 
 

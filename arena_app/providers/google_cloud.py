@@ -1,5 +1,5 @@
 """What the Google-backed providers share: error translation for the google-genai SDK and for Google
-Application Default Credentials (google-auth), and a guarded stream that uses it.
+Application Default Credentials (google-auth), and the upstream call that uses it.
 
 google-genai raises ``errors.APIError`` (``code``, ``status``, ``message``, ``details``) rather than the
 openai/anthropic shape, and Google answers a bad Gemini API key with HTTP 400 ``API_KEY_INVALID`` rather
@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
-from arena_app.providers.base import EndpointTarget, StreamEvent, TextDelta
+from arena_app.providers.base import EndpointTarget, Finish, TextDelta, UpstreamCall
 from arena_app.providers.errors import (
     AuthenticationFailed,
     BadRequest,
@@ -25,9 +24,9 @@ from arena_app.providers.errors import (
 )
 from arena_app.providers.sdk_client import describe
 from arena_app.providers.sdk_errors import scrub, translate
-from arena_app.providers.streaming import Finish, guarded_stream
 
 log = logging.getLogger("arena_app.providers")
+StreamT = TypeVar("StreamT")
 
 # Gemini: "The input token count (1048577) exceeds the maximum number of tokens allowed (1048576)."
 _GEMINI_CONTEXT = re.compile(
@@ -100,19 +99,18 @@ def _google_specific(
     return _StatusError(int(exc.code or 0), {"error": {"message": message, "type": exc.status or ""}})
 
 
-def google_stream(
+def google_call(
     target: EndpointTarget,
     secrets: Sequence[str],
-    open_stream: Callable[[], Any],
-    events: Callable[[Any], Iterator[TextDelta | Finish]],
-    cancel: threading.Event | None,
-) -> Iterator[StreamEvent]:
-    """:func:`guarded_stream` with Google's errors translated (secrets scrubbed, the endpoint named)."""
+    open_stream: Callable[[], StreamT],
+    events: Callable[[StreamT], Iterator[TextDelta | Finish]],
+) -> UpstreamCall[StreamT]:
+    """An :class:`UpstreamCall` with Google's errors translated (secrets scrubbed, the endpoint named)."""
 
-    def translate_exc(exc: BaseException, started: bool) -> ProviderError:
+    def translate_exc(exc: Exception, started: bool) -> ProviderError:
         return translate_google(exc, started, target, tuple(secrets))
 
-    return guarded_stream(open_stream, events, translate_exc, target.timeouts, cancel)
+    return UpstreamCall(open_stream, events, translate_exc, target.timeouts)
 
 
 def blocked(reason: str) -> BadRequest:

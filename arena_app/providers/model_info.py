@@ -6,8 +6,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from arena_app.providers.base import GenerationParams
+
+if TYPE_CHECKING:
+    from arena_app.providers.endpoints import EndpointEntry
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,29 @@ class ModelInfo:
     text_arena: bool = True
     vision_arena: bool = False
     custom_system_prompt: bool = False
+
+
+def model_info_of(
+    name: str, entry: EndpointEntry, hosts: tuple[str, ...], default_max_new_tokens: int | None
+) -> ModelInfo:
+    """The public facts of endpoint-file entry ``name`` whose api_bases have the given ``hosts``."""
+    return ModelInfo(
+        name=name,
+        model_name=entry.model_name or name,
+        api_type=entry.api_type,
+        organization=entry.organization,
+        license=entry.license,
+        link=entry.link,
+        description=entry.description,
+        weight=entry.weight,
+        battle=entry.in_battles,
+        chat=entry.in_chat,
+        params=entry.generation_params(default_max_new_tokens),
+        endpoints=hosts,
+        text_arena=entry.text_arena,
+        vision_arena=entry.vision_arena,
+        custom_system_prompt=entry.custom_system_prompt,
+    )
 
 
 @dataclass(frozen=True)

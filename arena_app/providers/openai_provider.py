@@ -8,7 +8,6 @@ makes one plain request and yields the whole answer as one delta (for servers th
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,18 +16,18 @@ import openai
 from arena_app.providers.base import (
     ChatMessage,
     EndpointTarget,
+    Finish,
     GenerationParams,
-    StreamEvent,
     TextDelta,
+    UpstreamCall,
 )
-from arena_app.providers.sdk_client import client_options, describe, sdk_stream
-from arena_app.providers.streaming import Finish
+from arena_app.providers.sdk_client import SdkProvider, client_options, describe, sdk_call
 
 # The openai SDK refuses to start without a key; servers that need none (vLLM, Ollama) ignore this one.
 NO_KEY = "no-key-configured"
 
 
-class OpenAIProvider:
+class OpenAIProvider(SdkProvider):
     """One OpenAI-compatible endpoint (one api_base) of one model."""
 
     def __init__(self, target: EndpointTarget, *, streaming: bool = True) -> None:
@@ -62,12 +61,7 @@ class OpenAIProvider:
             req["extra_body"] = dict(params.extra_body)
         return req
 
-    def stream(
-        self,
-        messages: list[ChatMessage],
-        params: GenerationParams,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[StreamEvent]:
+    def call(self, messages: list[ChatMessage], params: GenerationParams) -> UpstreamCall[Any]:
         req = self._request(messages, params)
         events: Callable[[Any], Iterator[TextDelta | Finish]]
         if self.streaming:
@@ -93,7 +87,7 @@ class OpenAIProvider:
 
             events = _whole_answer
 
-        return sdk_stream(self.target, self._secrets, open_stream, events, cancel)
+        return sdk_call(self.target, self._secrets, open_stream, events)
 
 
 def _stream_events(stream: Any) -> Iterator[TextDelta | Finish]:
@@ -110,7 +104,7 @@ def _stream_events(stream: Any) -> Iterator[TextDelta | Finish]:
             if choice.finish_reason:
                 finish_reason = str(choice.finish_reason)
     if finish_reason is None:
-        return  # no finish_reason: the stream broke off (guarded_stream reports the interruption)
+        return  # no finish_reason: the stream broke off (read_attempt reports the interruption)
     yield Finish(finish_reason, output_tokens)
 
 

@@ -5,6 +5,9 @@ concurrency limits, retries before the first token and health bookkeeping.
     for event in reg.stream("gpt-4o", messages, reg.get("gpt-4o").params, cancel=stop_event):
         ...  # TextDelta ... then one Completion; ProviderError subclasses on failure
 
+Each answer is read by one thread of its own (retries included); the thread waiting for it enforces the
+deadlines and the cancel event (:mod:`arena_app.providers.answer_threads`).
+
 Endpoint choice, per-endpoint concurrency limits and health (cool-downs after consecutive failures) are
 kept by :mod:`arena_app.providers.pool`. A failed attempt is retried (``retries`` times, preferring another
 endpoint) only if no text was yielded yet and the error is retryable. A model with no endpoint out of
@@ -20,12 +23,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
+from arena_app.providers.answer_threads import stream_answer
 from arena_app.providers.anthropic_provider import AnthropicProvider
 from arena_app.providers.anthropic_vertex_provider import AnthropicVertexProvider
 from arena_app.providers.api_types import ROUTED
+from arena_app.providers.attempts import AnswerControl, read_attempt
 from arena_app.providers.base import (
     ChatMessage,
     Completion,
@@ -36,6 +42,7 @@ from arena_app.providers.base import (
     TextDelta,
     url_host,
 )
+from arena_app.providers.checks import check_endpoints
 from arena_app.providers.endpoints import (
     EndpointConfig,
     EndpointEntry,
@@ -46,7 +53,6 @@ from arena_app.providers.errors import (
     Cancelled,
     EndpointFileError,
     ProviderError,
-    ProviderTimeout,
     RateLimited,
     UnknownModelError,
 )
@@ -58,6 +64,7 @@ from arena_app.providers.model_info import (
     ModelHealth,
     ModelInfo,
     identity_words_for,
+    model_info_of,
 )
 from arena_app.providers.openai_compatible import routed
 from arena_app.providers.openai_provider import OpenAIProvider
@@ -142,23 +149,8 @@ class ModelRegistry:
                 target = EndpointTarget(name, model_name, base, key, entry.timeouts(), options)
                 provider = factories[entry.api_type](target)
                 endpoints.append(Endpoint(name, provider, url_host(base), entry.max_concurrency))
-            info = ModelInfo(
-                name=name,
-                model_name=model_name,
-                api_type=entry.api_type,
-                organization=entry.organization,
-                license=entry.license,
-                link=entry.link,
-                description=entry.description,
-                weight=entry.weight,
-                battle=entry.in_battles,
-                chat=entry.in_chat,
-                params=entry.generation_params(default_max_new_tokens),
-                endpoints=tuple(ep.host for ep in endpoints),
-                text_arena=entry.text_arena,
-                vision_arena=entry.vision_arena,
-                custom_system_prompt=entry.custom_system_prompt,
-            )
+            hosts = tuple(ep.host for ep in endpoints)
+            info = model_info_of(name, entry, hosts, default_max_new_tokens)
             self._models[name] = _Model(info, entry, endpoints, key is not None, key_source(entry))
         if problems:
             self.close()
@@ -245,40 +237,10 @@ class ModelRegistry:
         max_new_tokens: int = 16,
     ) -> list[EndpointCheck]:
         """Send a tiny request to every endpoint of ``name`` (no retries); results count toward health."""
-        model = self._model(name)
-        messages = [ChatMessage("user", prompt)]
-        params = GenerationParams(temperature=0.0, top_p=1.0, max_new_tokens=max_new_tokens)
-        results = []
-        for ep in model.endpoints:
-            cancel = threading.Event()
-            timer = threading.Timer(timeout_s, cancel.set)
-            timer.start()
-            started = time.monotonic()
-            text, ttft = "", None
-            self._pool.occupy(ep)
-            try:
-                for event in ep.provider.stream(messages, params, cancel):
-                    if isinstance(event, TextDelta):
-                        text += event.text
-                    else:
-                        ttft = event.ttft_s
-                self._pool.record(ep, None)
-                results.append(
-                    EndpointCheck(name, ep.host, True, text.strip()[:60], ttft, time.monotonic() - started)
-                )
-            except Cancelled:  # our own timer: a silent endpoint counts against its health like any timeout
-                late = f"no complete answer within {timeout_s:g} s"
-                self._pool.record(ep, ProviderTimeout(f"The model did not answer within {timeout_s:g} s."))
-                results.append(EndpointCheck(name, ep.host, False, late, None, time.monotonic() - started))
-            except ProviderError as err:
-                self._pool.record(ep, err)
-                results.append(
-                    EndpointCheck(name, ep.host, False, err.message, None, time.monotonic() - started)
-                )
-            finally:
-                timer.cancel()
-                self._pool.release(ep)
-        return results
+        endpoints = self._model(name).endpoints
+        return check_endpoints(
+            name, endpoints, self._pool, timeout_s=timeout_s, prompt=prompt, max_new_tokens=max_new_tokens
+        )
 
     def _model(self, name: str) -> _Model:
         try:
@@ -300,39 +262,42 @@ class ModelRegistry:
         cancel: threading.Event | None = None,
     ) -> Iterator[StreamEvent]:
         """Stream one answer: TextDelta items, then one Completion. Raises ProviderError subclasses
-        (Cancelled when ``cancel`` is set). Closing the generator closes the upstream request."""
-        model = self._model(name)  # unknown names fail here, not at the first next()
-        return self._stream(model, messages, params or model.info.params, cancel)
+        (Cancelled when ``cancel`` is set). Closing the generator closes the upstream request.
 
-    def _stream(
+        The answer is read by one thread of its own (:meth:`answer`); the caller's thread waits for it
+        and enforces the deadlines (:func:`~arena_app.providers.answer_threads.stream_answer`)."""
+        self._model(name)  # unknown names fail here, not at the first next()
+        return stream_answer(partial(self.answer, name, messages, params), cancel, name=f"answer-{name}")
+
+    def answer(
         self,
-        model: _Model,
+        name: str,
         messages: list[ChatMessage],
-        params: GenerationParams,
-        cancel: threading.Event | None,
-    ) -> Iterator[StreamEvent]:
+        params: GenerationParams | None,
+        control: AnswerControl,
+        on_text: Callable[[TextDelta], None],
+    ) -> Completion:
+        """Stream one answer in the calling thread (the answer's own thread): text goes to ``on_text``,
+        the Completion is returned, failures raise ProviderError subclasses. Whoever waits for the
+        answer enforces its deadlines and cancels it through ``control``
+        (:class:`~arena_app.providers.answer_threads.AnswerFeed`)."""
+        model = self._model(name)
+        params = params or model.info.params
         tried: list[Endpoint] = []
         attempts = model.entry.retries + 1
         for attempt in range(attempts):
-            ep = self._pool.acquire(model.endpoints, tried, cancel, model.entry.queue_timeout_s)
-            started = False
-            upstream: Iterator[StreamEvent] | None = None
+            ep = self._pool.acquire(model.endpoints, tried, control.stopped, model.entry.queue_timeout_s)
             try:
-                upstream = ep.provider.stream(messages, params, cancel)
-                for event in upstream:
-                    if isinstance(event, TextDelta):
-                        started = True
-                    elif isinstance(event, Completion):
-                        self._pool.record(ep, None)
-                    yield event
-                return
+                completion = read_attempt(ep.provider.call(messages, params), control, on_text)
+                self._pool.record(ep, None)
+                return completion
             except ProviderError as err:
                 self._pool.record(ep, err)
                 if (
-                    started
+                    control.text_delivered
                     or not err.retryable
                     or attempt == attempts - 1
-                    or (cancel is not None and cancel.is_set())
+                    or control.stopped.is_set()
                 ):
                     raise
                 others = [e for e in model.endpoints if e is not ep and e not in tried]
@@ -340,11 +305,8 @@ class ModelRegistry:
                     raise  # hammering the same rate-limited endpoint does not help
                 tried.append(ep)
                 log.info("%s: retrying after: %s", model.info.name, err.message)
-                if cancel is not None and cancel.wait(self.retry_backoff_s if not others else 0):
-                    raise Cancelled() from err
-                if cancel is None and not others:
-                    time.sleep(self.retry_backoff_s)
+                if control.stopped.wait(self.retry_backoff_s if not others else 0):
+                    raise control.failure or Cancelled() from err
             finally:
-                if upstream is not None and hasattr(upstream, "close"):
-                    upstream.close()
                 self._pool.release(ep)
+        raise AssertionError("unreachable: the last attempt returns or raises")

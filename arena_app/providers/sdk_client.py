@@ -1,17 +1,31 @@
-"""What the openai and anthropic providers share: SDK client options and the guarded, translated stream."""
+"""What the openai and anthropic providers share: SDK client options, the translated upstream call and
+the one-attempt ``stream()`` for direct use."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx2
 
 from arena_app.providers import sockets
-from arena_app.providers.base import EndpointTarget, StreamEvent, TextDelta, url_host
+from arena_app.providers.answer_threads import stream_answer
+from arena_app.providers.attempts import read_attempt
+from arena_app.providers.base import (
+    ChatMessage,
+    EndpointTarget,
+    Finish,
+    GenerationParams,
+    StreamEvent,
+    TextDelta,
+    UpstreamCall,
+    url_host,
+)
+from arena_app.providers.errors import ProviderError
 from arena_app.providers.sdk_errors import translate
-from arena_app.providers.streaming import Finish, guarded_stream
+
+StreamT = TypeVar("StreamT")
 
 
 def describe(target: EndpointTarget) -> str:
@@ -25,7 +39,8 @@ def client_options(target: EndpointTarget, http_client: Any) -> dict[str, Any]:
     ``http_client`` is the SDK's ``DefaultHttpxClient()``; its sockets are registered so that a cancel can
     close a request that has no response yet. The SDK never retries (the registry retries, and only
     before the first token). Its read timeout is the total deadline, a backstop only: first-token and total
-    deadlines are enforced by :func:`guarded_stream` without waiting for a read to time out.
+    deadlines are enforced by whoever waits for the answer (:mod:`arena_app.providers.answer_threads`)
+    without waiting for a read to time out.
     """
     sockets.install(http_client)
     t = target.timeouts
@@ -37,17 +52,35 @@ def client_options(target: EndpointTarget, http_client: Any) -> dict[str, Any]:
     }
 
 
-def sdk_stream(
+def sdk_call(
     target: EndpointTarget,
     secrets: Sequence[str],
-    open_stream: Callable[[], Any],
-    events: Callable[[Any], Iterator[TextDelta | Finish]],
-    cancel: threading.Event | None,
-) -> Iterator[StreamEvent]:
-    """:func:`guarded_stream` with SDK exceptions translated (secrets scrubbed, the endpoint named)."""
+    open_stream: Callable[[], StreamT],
+    events: Callable[[StreamT], Iterator[TextDelta | Finish]],
+) -> UpstreamCall[StreamT]:
+    """An :class:`UpstreamCall` whose SDK exceptions are translated (secrets scrubbed, the endpoint named)."""
     where = describe(target)
 
-    def translate_exc(exc: BaseException, started: bool) -> Any:
+    def translate_exc(exc: Exception, started: bool) -> ProviderError:
         return translate(exc, started, timeouts=target.timeouts, secrets=tuple(secrets), where=where)
 
-    return guarded_stream(open_stream, events, translate_exc, target.timeouts, cancel)
+    return UpstreamCall(open_stream, events, translate_exc, target.timeouts)
+
+
+class SdkProvider:
+    """Base of the SDK providers: subclasses implement :meth:`call` (the registry's one method)."""
+
+    def call(self, messages: list[ChatMessage], params: GenerationParams) -> UpstreamCall[Any]:
+        raise NotImplementedError
+
+    def stream(
+        self,
+        messages: list[ChatMessage],
+        params: GenerationParams,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[StreamEvent]:
+        """One attempt, no retries, as a generator: TextDelta items then one Completion (direct use and
+        tests; the app goes through the registry). Closing it or setting ``cancel`` aborts the request."""
+        return stream_answer(
+            lambda control, on_text: read_attempt(self.call(messages, params), control, on_text), cancel
+        )

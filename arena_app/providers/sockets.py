@@ -1,6 +1,6 @@
 """Abort the HTTP request a given thread is waiting on, even before any response arrived.
 
-Once a response has started, :func:`arena_app.providers.streaming.shutdown_response` reaches its socket
+Once a response has started, :func:`arena_app.providers.attempts.shutdown_response` reaches its socket
 through the response. Before that (a server that accepted the request but sends nothing yet, or a
 non-streaming request still being computed) there is no response object to close. For that case the SDK
 clients get an HTTP client whose network streams record, per thread, the socket a blocking read is waiting

@@ -1,19 +1,13 @@
-"""Shared helpers for storing answers and building provider messages."""
+"""Helpers for answers and messages: style counts, stored parameters, provider messages, input checks."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Sequence
-
-from sqlalchemy.orm import Session, sessionmaker
+from collections.abc import Sequence
 
 from arena_app.providers.base import ChatMessage, GenerationParams
-from arena_app.services.streaming import SideOutcome
-from arena_app.storage import api
-from arena_app.storage.db import session_scope
+from arena_app.services.errors import InputRejected
+from arena_app.services.live_answers import SideOutcome
 from arena_app.storage.records import StyleCounts
-
-log = logging.getLogger(__name__)
 
 
 def style_of(text: str, output_tokens: int | None) -> StyleCounts:
@@ -42,41 +36,6 @@ def token_count(outcome: SideOutcome) -> int:
 def params_record(params: GenerationParams) -> dict[str, object]:
     """The user-facing generation parameters as stored on a conversation, battle or answer."""
     return {"temperature": params.temperature, "top_p": params.top_p, "max_new_tokens": params.max_new_tokens}
-
-
-def answer_persister(
-    session_factory: sessionmaker[Session],
-    conversation_ids: Sequence[int],
-    replaces: Sequence[int | None],
-    params: Sequence[GenerationParams],
-) -> Callable[[int, SideOutcome], int | None]:
-    """A ``persist(index, outcome) -> message id`` callback for :func:`streaming.stream_sides`; each
-    answer is stored with the parameters it was generated with (``params[index]``)."""
-
-    def persist(index: int, outcome: SideOutcome) -> int | None:
-        try:
-            style: StyleCounts | None = style_of(outcome.text, outcome.output_tokens)
-        except Exception:  # style counts are an extra; never lose the answer over them
-            log.exception("could not compute style counts; storing the answer without them")
-            style = None
-        with session_scope(session_factory) as s:
-            record = api.add_assistant_message(
-                s,
-                conversation_ids[index],
-                outcome.text,
-                created_at=outcome.created_at,
-                finished_at=outcome.finished_at,
-                ttft_s=outcome.ttft_s,
-                output_tokens=outcome.output_tokens,
-                finish_reason=outcome.finish_reason,
-                error=outcome.error,
-                style=style,
-                replaces_message_id=replaces[index],
-                params=params_record(params[index]),
-            )
-        return record.id
-
-    return persist
 
 
 def history_messages(turns: Sequence[tuple[str, str | None]], next_user: str | None) -> list[ChatMessage]:
@@ -124,19 +83,3 @@ def check_input(text: str, max_chars: int, turns_done: int, max_turns: int) -> s
             f"This conversation reached the limit of {max_turns} turns. Vote or start a new round."
         )
     return cleaned
-
-
-class ServiceError(Exception):
-    """A user-facing refusal; ``str(err)`` is shown as is."""
-
-
-class InputRejected(ServiceError):
-    pass
-
-
-class VoteRejected(ServiceError):
-    pass
-
-
-class NothingToDo(ServiceError):
-    pass

@@ -1,47 +1,82 @@
-"""The services container the UI is built from: ``create_services(settings, registry) -> AppServices``."""
+"""The services container the UI is built from: ``create_services(settings, registry) -> AppServices``.
+
+:class:`AppServices` is the one typed entrance for the UI: model lists and descriptions
+(:meth:`~AppServices.catalogue`, :meth:`~AppServices.chat_model_names`), parameters chosen by a user
+(:meth:`~AppServices.user_params`), client identity, the battle and chat services, and the leaderboard view.
+Errors it raises are those of :mod:`arena_app.services.errors`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from arena_app.providers.base import GenerationParams
 from arena_app.services.battle import BattleService
+from arena_app.services.catalogue import ModelCard, Registry
 from arena_app.services.chat import ChatService
 from arena_app.services.client_id import ClientIdentifier, ClientIdentity
+from arena_app.services.errors import InputRejected, storage_errors
 from arena_app.services.identity import IdentityDetector
 from arena_app.services.sampling import ModelPicker
 from arena_app.settings import ArenaSettings
 from arena_app.storage import api
-from arena_app.storage.db import make_engine, make_session_factory, session_scope
+from arena_app.storage.db import database_errors, make_engine, make_session_factory, session_scope
+
+if TYPE_CHECKING:
+    from arena_app.services.leaderboard_service import LeaderboardView
 
 
 @dataclass
 class AppServices:
     settings: ArenaSettings
-    registry: Any  # arena_app.providers.registry.ModelRegistry
+    registry: Registry
     session_factory: sessionmaker[Session]
     picker: ModelPicker
     battle: BattleService  # anonymous battles
-    named: BattleService  # side-by-side with chosen models (same service, mode "named" states)
+    named: BattleService  # side-by-side with chosen models (the same service; BattleMode.NAMED states)
     chat: ChatService
     identifier: ClientIdentifier
     engine: Engine | None = None  # set when create_services made the engine (closed by close())
+
+    def catalogue(self) -> list[ModelCard]:
+        """Every configured model, in endpoint-file order (healthy or not)."""
+        return [ModelCard.of(info) for info in self.registry.models()]
+
+    def chat_model_names(self) -> list[str]:
+        """Models a user may pick by name (side-by-side, direct chat)."""
+        return self.picker.chat_names()
+
+    def user_params(self, temperature: float, top_p: float, max_new_tokens: int) -> GenerationParams:
+        """Generation parameters chosen in the UI, clamped to the allowed ranges."""
+        return self.picker.user_params(temperature, top_p, max_new_tokens)
 
     def identify(
         self, peer: str | None, headers: Mapping[str, str], session_key: str | None
     ) -> ClientIdentity:
         return self.identifier.identify(peer, headers, session_key)
 
-    def leaderboard_view(self, category: str = "overall", style_control: bool = False) -> Any:
-        """The latest snapshot view (never fits). See docs/leaderboard.md."""
-        from arena_app.services.leaderboard_service import latest_view
+    def leaderboard_view(self, category: str = "overall", style_control: bool = False) -> LeaderboardView:
+        """The latest snapshot view (never fits). See docs/leaderboard.md.
 
-        return latest_view(self.session_factory, category=category, style_control=style_control)
+        Raises :class:`InputRejected` for an invalid category name (saying what a valid one looks like)
+        and :class:`Unavailable` when the database cannot be reached.
+        """
+        from arena_app.services.leaderboard_service import latest_view
+        from leaderboard.categories import validate_category
+
+        try:
+            validate_category(category)
+        except ValueError as exc:
+            raise InputRejected(str(exc)) from exc
+        # latest_view reads outside session_scope, so driver errors are translated here as well
+        with storage_errors(), database_errors(self.settings.database_url):
+            return latest_view(self.session_factory, category=category, style_control=style_control)
 
     def close(self) -> None:
         if self.engine is not None:
@@ -50,10 +85,12 @@ class AppServices:
 
 def create_services(
     settings: ArenaSettings,
-    registry: Any,
+    registry: Registry,
     session_factory: sessionmaker[Session] | None = None,
     rng: np.random.Generator | None = None,
 ) -> AppServices:
+    """Build the services. Storage errors here (no database, no schema) propagate as they are: they are
+    configuration errors for whoever starts the app, with the detail they need."""
     engine = None
     if session_factory is None:
         engine = make_engine(settings.database_url)
@@ -63,19 +100,25 @@ def create_services(
         with session_scope(session_factory) as s:
             salt = api.get_or_create_salt(s)
     identifier = ClientIdentifier(salt, settings.trusted_proxies)
-    words = list(registry.identity_words()) + list(settings.identity_words)
-    detector = IdentityDetector(words)
+    detector = IdentityDetector([*registry.identity_words(), *settings.identity_words])
     picker = ModelPicker(
         registry, rng if rng is not None else np.random.default_rng(), settings.max_new_tokens
     )
-    common: dict[str, Any] = {
-        "registry": registry,
-        "session_factory": session_factory,
-        "picker": picker,
-        "max_turns": settings.max_turns,
-        "max_input_chars": settings.max_input_chars,
-    }
-    battle = BattleService(detector=detector, **common)
+    battle = BattleService(
+        registry=registry,
+        session_factory=session_factory,
+        picker=picker,
+        detector=detector,
+        max_turns=settings.max_turns,
+        max_input_chars=settings.max_input_chars,
+    )
+    chat = ChatService(
+        registry=registry,
+        session_factory=session_factory,
+        picker=picker,
+        max_turns=settings.max_turns,
+        max_input_chars=settings.max_input_chars,
+    )
     return AppServices(
         settings=settings,
         registry=registry,
@@ -83,7 +126,7 @@ def create_services(
         picker=picker,
         battle=battle,
         named=battle,
-        chat=ChatService(**common),
+        chat=chat,
         identifier=identifier,
         engine=engine,
     )

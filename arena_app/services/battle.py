@@ -12,66 +12,55 @@ from collections.abc import Iterator, Sequence
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from arena_app.domain import VOTE_CHOICES, BattleMode, ExcludedReason
 from arena_app.providers.base import GenerationParams
-from arena_app.services.answers import (
-    InputRejected,
-    NothingToDo,
-    VoteRejected,
-    answer_persister,
-    check_input,
-    history_messages,
-    params_record,
-    token_count,
-)
-from arena_app.services.battle_state import (
-    IDENTITY_LEAK,
-    LABELS,
-    OUTCOMES,
-    BattleState,
-    Side,
-    SideStats,
-)
+from arena_app.services.answers import history_messages, params_record, token_count
+from arena_app.services.battle_state import LABELS, BattleState, Side, SideStats
 from arena_app.services.client_id import ClientIdentity
-from arena_app.services.generations import RunningGenerations
+from arena_app.services.conversation import ConversationService
+from arena_app.services.errors import InputRejected, NothingToDo, VoteRejected, storage_errors
 from arena_app.services.identity import IdentityDetector
+from arena_app.services.live_answers import AnswerSource, SideJob, SideOutcome
 from arena_app.services.sampling import ModelPicker
-from arena_app.services.streaming import SideJob, StreamingRegistry, stream_sides
 from arena_app.storage import api
 from arena_app.storage.db import session_scope
-from arena_app.storage.errors import DuplicateVoteError
 
 log = logging.getLogger(__name__)
 
+#: a second vote on a battle (a replayed request with stale state; the database refused it)
+ALREADY_VOTED = "This battle already has a vote; a battle takes exactly one."
 
-class BattleService:
+
+class BattleService(ConversationService[BattleState]):
     def __init__(
         self,
         *,
-        registry: StreamingRegistry,
+        registry: AnswerSource,
         session_factory: sessionmaker[Session],
         picker: ModelPicker,
         detector: IdentityDetector,
         max_turns: int,
         max_input_chars: int,
     ) -> None:
-        self._registry = registry
-        self._sf = session_factory
-        self._picker = picker
+        super().__init__(
+            registry=registry,
+            session_factory=session_factory,
+            picker=picker,
+            max_turns=max_turns,
+            max_input_chars=max_input_chars,
+        )
         self._detector = detector
-        self.max_turns = max_turns
-        self.max_input_chars = max_input_chars
-        self._running = RunningGenerations()
 
     # ------------------------------------------------------------------ rounds
 
-    def new_state(self, mode: str = "anony") -> BattleState:
-        return BattleState(mode=mode)
+    def new_state(self, mode: BattleMode = BattleMode.ANONY) -> BattleState:
+        return BattleState(mode=BattleMode(mode))
 
     def _pick(
         self, state: BattleState, models: Sequence[str] | None, params: Sequence[GenerationParams] | None
     ) -> tuple[list[str], list[GenerationParams]]:
         """The two models of a new battle and their parameters (anonymous: sampled; named: validated)."""
-        if state.mode == "anony":
+        if state.mode == BattleMode.ANONY:
             picked = self._picker.pick_pair()
             return [m.name for m in picked], [self._picker.params_for(m) for m in picked]
         if not models or len(models) != 2 or not all(models):
@@ -96,20 +85,40 @@ class BattleService:
             raise InputRejected("Wait for both answers (or press Stop) before sending another message.")
         if state.side_failed():
             raise InputRejected("The last answer failed: press Regenerate or start a new round.")
-        cleaned = check_input(text, self.max_input_chars, len(state.turns), self.max_turns)
+        cleaned = self._check_message(text, len(state.turns))
         picked = self._pick(state, models, params) if state.battle_id is None else None
-        if picked is None and state.mode == "named":
-            # named mode: the models are fixed for the battle (a vote covers the whole conversation), the
-            # parameters apply from this turn on and are stored with each answer
-            if models is not None and list(models) != [side.model for side in state.sides]:
-                raise InputRejected(
-                    "The models are fixed for this battle. Press “New round” to compare others."
-                )
-            if params:
-                for side, p in zip(state.sides, params, strict=True):
-                    side.params = p
-        # A new battle and its first user messages are one transaction: a failure leaves no empty battle.
-        with session_scope(self._sf) as s:
+        if picked is None and state.mode == BattleMode.NAMED:
+            self._keep_models(state, models, params)
+        battle_id, sides = self._store_user_turn(state, picked, cleaned, client)
+        state.battle_id, state.sides = battle_id, sides  # only once committed
+        jobs = [
+            SideJob(LABELS[i], side.model, history_messages(self._pairs(state, i), cleaned), side.params)
+            for i, side in enumerate(state.sides)
+        ]
+        state.turns.append((cleaned, [None, None]))
+        yield from self._run(state, jobs, self._conversation_ids(state), replaces=[None, None])
+
+    def _keep_models(
+        self, state: BattleState, models: Sequence[str] | None, params: Sequence[GenerationParams] | None
+    ) -> None:
+        """Named mode, later turns: the models are fixed for the battle (a vote covers the whole
+        conversation); the parameters apply from this turn on and are stored with each answer."""
+        if models is not None and list(models) != [side.model for side in state.sides]:
+            raise InputRejected("The models are fixed for this battle. Press “New round” to compare others.")
+        if params:
+            for side, p in zip(state.sides, params, strict=True):
+                side.params = p
+
+    def _store_user_turn(
+        self,
+        state: BattleState,
+        picked: tuple[list[str], list[GenerationParams]] | None,
+        text: str,
+        client: ClientIdentity,
+    ) -> tuple[int, list[Side]]:
+        """Store the user message on both sides (creating the battle first when ``picked``): one
+        transaction, so a failure leaves no empty battle. Returns the battle id and its sides."""
+        with storage_errors(), session_scope(self._sf) as s:
             if picked is not None:
                 names, side_params = picked
                 record = api.create_battle(
@@ -131,15 +140,9 @@ class BattleService:
                 assert state.battle_id is not None
                 battle_id, sides = state.battle_id, state.sides
             for side in sides:
-                api.add_user_message(s, side.conversation_id, cleaned)
+                api.add_user_message(s, side.conversation_id, text)
             api.set_battle_turns(s, battle_id, len(state.turns) + 1)
-        state.battle_id, state.sides = battle_id, sides  # only once committed
-        jobs = [
-            SideJob(LABELS[i], side.model, history_messages(self._pairs(state, i), cleaned), side.params)
-            for i, side in enumerate(state.sides)
-        ]
-        state.turns.append((cleaned, [None, None]))
-        yield from self._run(state, jobs, replaces=[None, None])
+        return battle_id, sides
 
     def regenerate(self, state: BattleState) -> Iterator[BattleState]:
         """Re-ask both models for the last turn (recorded: old answers kept as superseded)."""
@@ -155,51 +158,28 @@ class BattleService:
             for i, side in enumerate(state.sides)
         ]
         replaces = [side.last.message_id if side.last else None for side in state.sides]
-        with session_scope(self._sf) as s:
+        with storage_errors(), session_scope(self._sf) as s:
             api.mark_battle_regenerated(s, state.battle_id)
         state.turns[-1] = (user, [None, None])
-        yield from self._run(state, jobs, replaces=replaces)
-
-    def stop(self, state: BattleState) -> bool:
-        """Cancel the running generation of this state; True if one was running."""
-        return self._running.cancel(state.run_token)
+        yield from self._run(state, jobs, self._conversation_ids(state), replaces=replaces)
 
     def _pairs(self, state: BattleState, side: int) -> list[tuple[str, str | None]]:
         return [(user, answers[side]) for user, answers in state.turns]
 
-    def _run(
-        self, state: BattleState, jobs: list[SideJob], replaces: list[int | None]
-    ) -> Iterator[BattleState]:
-        with self._running.start() as (token, cancel):
-            state.run_token = token
-            state.live = ["", ""]
-            for side in state.sides:
-                side.last = None
-            persist = answer_persister(
-                self._sf, [s.conversation_id for s in state.sides], replaces, [j.params for j in jobs]
-            )
-            try:
-                yield state
-                for snap in stream_sides(self._registry, jobs, cancel, persist):
-                    state.live = list(snap.texts)
-                    for i, outcome in enumerate(snap.outcomes):
-                        if outcome is not None and state.sides[i].last is None:
-                            if outcome.error and state.mode == "anony":
-                                # upstream error texts may name the model ("model x does not exist")
-                                outcome.error = self._detector.mask(outcome.error)
-                            state.sides[i].last = outcome
-                            state.turns[-1][1][i] = outcome.text
-                    if snap.done:
-                        state.run_token = None
-                    yield state
-            finally:
-                state.run_token = None
+    def _conversation_ids(self, state: BattleState) -> list[int]:
+        return [side.conversation_id for side in state.sides]
+
+    def _settle(self, state: BattleState, index: int, outcome: SideOutcome) -> None:
+        if outcome.error and state.mode == BattleMode.ANONY:
+            # upstream error texts may name the model ("model x does not exist")
+            outcome.error = self._detector.mask(outcome.error)
+        state.settle(index, outcome)
 
     # ------------------------------------------------------------------ voting
 
     def vote(self, state: BattleState, choice: str, client: ClientIdentity) -> BattleState:
-        """Record the one vote of this battle. ``choice``: a | b | tie | bothbad."""
-        outcome = OUTCOMES.get(choice)
+        """Record the one vote of this battle. ``choice``: a key of :data:`~arena_app.domain.VOTE_CHOICES`."""
+        outcome = VOTE_CHOICES.get(choice)
         if outcome is None:
             raise VoteRejected(f"Unknown vote {choice!r}.")
         if state.battle_id is None:
@@ -216,24 +196,21 @@ class BattleService:
         if not state.can_vote:
             raise VoteRejected("Both answers must finish before you can vote.")
         answers = [a for _, pair in state.turns for a in pair if a]
-        leaks = self._detector.leaks(answers) if state.mode == "anony" else []
-        excluded = IDENTITY_LEAK if leaks else None
+        leaks = self._detector.leaks(answers) if state.mode == BattleMode.ANONY else []
+        excluded = ExcludedReason.IDENTITY_LEAK if leaks else None
         tags = self._tags(state)
-        try:
-            with session_scope(self._sf) as s:
-                api.record_vote(
-                    s,
-                    battle_id=state.battle_id,
-                    outcome=outcome,
-                    turn_count=len(state.turns),
-                    session_id=client.session_id,
-                    client_hash=client.client_hash,
-                    excluded_reason=excluded,
-                )
-                if tags:
-                    api.add_battle_tags(s, state.battle_id, tags)
-        except DuplicateVoteError as exc:
-            raise VoteRejected("This battle already has a vote; a battle takes exactly one.") from exc
+        with storage_errors(duplicate_vote=ALREADY_VOTED), session_scope(self._sf) as s:
+            api.record_vote(
+                s,
+                battle_id=state.battle_id,
+                outcome=outcome,
+                turn_count=len(state.turns),
+                session_id=client.session_id,
+                client_hash=client.client_hash,
+                excluded_reason=excluded,
+            )
+            if tags:
+                api.add_battle_tags(s, state.battle_id, tags)
         state.outcome = outcome
         state.excluded_reason = excluded
         state.leaked_words = leaks

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from arena_app.domain import BattleMode, ExcludedReason, Outcome
 from arena_app.providers.base import GenerationParams
 from arena_app.services.answers import sentence
-from arena_app.services.streaming import SideOutcome
+from arena_app.services.conversation import RunState
+from arena_app.services.live_answers import SideOutcome
 
 LABELS = ("Model A", "Model B")
-OUTCOMES = {"a": "model_a", "b": "model_b", "tie": "tie", "bothbad": "tie (bothbad)"}
-IDENTITY_LEAK = "identity_leak"
 
 
 @dataclass
@@ -22,23 +23,30 @@ class Side:
 
 
 @dataclass
-class BattleState:
+class BattleState(RunState):
     """One user's current battle. Kept server side; never sent to the browser."""
 
-    mode: str = "anony"  # anony | named
+    mode: BattleMode = BattleMode.ANONY
     battle_id: int | None = None
     sides: list[Side] = field(default_factory=list)
     # (user text, [answer of side A, answer of side B]); answers None while not finished
     turns: list[tuple[str, list[str | None]]] = field(default_factory=list)
-    run_token: str | None = None  # set while a generation runs (Stop looks the cancel event up by it)
     live: list[str] = field(default_factory=lambda: ["", ""])  # text streamed so far in the running turn
-    outcome: str | None = None  # the vote, once cast
-    excluded_reason: str | None = None
+    outcome: Outcome | None = None  # the vote, once cast
+    excluded_reason: ExcludedReason | None = None
     leaked_words: list[str] = field(default_factory=list)
 
-    @property
-    def generating(self) -> bool:
-        return self.run_token is not None
+    def begin_answers(self) -> None:
+        self.live = ["", ""]
+        for side in self.sides:
+            side.last = None
+
+    def show_live(self, texts: Sequence[str]) -> None:
+        self.live = list(texts)
+
+    def settle(self, index: int, outcome: SideOutcome) -> None:
+        self.sides[index].last = outcome
+        self.turns[-1][1][index] = outcome.text
 
     @property
     def voted(self) -> bool:

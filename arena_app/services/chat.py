@@ -6,44 +6,48 @@ Every user message and answer is stored as it completes (partial answers too, ma
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy.orm import Session, sessionmaker
-
+from arena_app.domain import ConversationMode, FeedbackKind
 from arena_app.providers.base import GenerationParams
-from arena_app.services.answers import (
-    InputRejected,
-    NothingToDo,
-    answer_persister,
-    check_input,
-    history_messages,
-    params_record,
-)
+from arena_app.services.answers import history_messages, params_record
 from arena_app.services.client_id import ClientIdentity
-from arena_app.services.generations import RunningGenerations
-from arena_app.services.sampling import ModelPicker
-from arena_app.services.streaming import SideJob, SideOutcome, StreamingRegistry, stream_sides
+from arena_app.services.conversation import ConversationService, RunState
+from arena_app.services.errors import InputRejected, NothingToDo, storage_errors
+from arena_app.services.live_answers import SideJob, SideOutcome
 from arena_app.storage import api
 from arena_app.storage.db import session_scope
 
-FEEDBACK_KINDS = ("upvote", "downvote", "flag")
+LABEL = "The model"  # how error messages name the one model of a chat
+
+#: the confirmation shown for each kind of feedback
+THANKS = {
+    FeedbackKind.UPVOTE: "Thanks, upvote recorded.",
+    FeedbackKind.DOWNVOTE: "Thanks, downvote recorded.",
+    FeedbackKind.FLAG: "Thanks, the answer was flagged for review.",
+}
 
 
 @dataclass
-class ChatState:
+class ChatState(RunState):
     model: str | None = None
     conversation_id: int | None = None
     params: GenerationParams | None = None
     turns: list[tuple[str, str | None]] = field(default_factory=list)
     last: SideOutcome | None = None
-    run_token: str | None = None
     live: str = ""
-    feedback: list[str] = field(default_factory=list)  # kinds given to the current last answer
+    feedback: list[FeedbackKind] = field(default_factory=list)  # kinds given to the current last answer
 
-    @property
-    def generating(self) -> bool:
-        return self.run_token is not None
+    def begin_answers(self) -> None:
+        self.live, self.last, self.feedback = "", None, []
+
+    def show_live(self, texts: Sequence[str]) -> None:
+        self.live = texts[0]
+
+    def settle(self, index: int, outcome: SideOutcome) -> None:
+        self.last = outcome
+        self.turns[-1] = (self.turns[-1][0], outcome.text)
 
     def transcript(self) -> list[tuple[str, str | None]]:
         pairs = list(self.turns)
@@ -52,23 +56,7 @@ class ChatState:
         return pairs
 
 
-class ChatService:
-    def __init__(
-        self,
-        *,
-        registry: StreamingRegistry,
-        session_factory: sessionmaker[Session],
-        picker: ModelPicker,
-        max_turns: int,
-        max_input_chars: int,
-    ) -> None:
-        self._registry = registry
-        self._sf = session_factory
-        self._picker = picker
-        self.max_turns = max_turns
-        self.max_input_chars = max_input_chars
-        self._running = RunningGenerations()
-
+class ChatService(ConversationService[ChatState]):
     def new_state(self) -> ChatState:
         return ChatState()
 
@@ -81,14 +69,14 @@ class ChatService:
             raise InputRejected("You switched models: press Clear to start a new conversation.")
         if state.last is not None and not state.last.ok:
             raise InputRejected("The last answer failed: press Regenerate or Clear.")
-        cleaned = check_input(text, self.max_input_chars, len(state.turns), self.max_turns)
+        cleaned = self._check_message(text, len(state.turns))
         info = self._picker.chat_model(model)
         conversation_id = state.conversation_id
-        with session_scope(self._sf) as s:
+        with storage_errors(), session_scope(self._sf) as s:
             if conversation_id is None:
                 record = api.create_conversation(
                     s,
-                    mode="direct",
+                    mode=ConversationMode.DIRECT,
                     model_name=info.name,
                     session_id=client.session_id,
                     client_hash=client.client_hash,
@@ -100,9 +88,9 @@ class ChatService:
         # would hand it to the next conversation created, maybe another user's)
         state.conversation_id, state.model = conversation_id, info.name
         state.params = params
-        job = SideJob("The model", info.name, history_messages(state.turns, cleaned), params)
+        job = SideJob(LABEL, info.name, history_messages(state.turns, cleaned), params)
         state.turns.append((cleaned, None))
-        yield from self._run(state, job, replaces=None)
+        yield from self._run(state, [job], [conversation_id], replaces=[None])
 
     def regenerate(self, state: ChatState) -> Iterator[ChatState]:
         if not state.turns or state.conversation_id is None or state.model is None:
@@ -111,58 +99,31 @@ class ChatService:
             raise NothingToDo("Wait for the answer (or press Stop) first.")
         user = state.turns[-1][0]
         job = SideJob(
-            "The model",
-            state.model,
-            history_messages(state.turns[:-1], user),
-            state.params or GenerationParams(),
+            LABEL, state.model, history_messages(state.turns[:-1], user), state.params or GenerationParams()
         )
         replaces = state.last.message_id if state.last else None
         state.turns[-1] = (user, None)
-        yield from self._run(state, job, replaces=replaces)
-
-    def stop(self, state: ChatState) -> bool:
-        """Cancel the running generation of this state; True if one was running."""
-        return self._running.cancel(state.run_token)
-
-    def _run(self, state: ChatState, job: SideJob, replaces: int | None) -> Iterator[ChatState]:
-        assert state.conversation_id is not None
-        with self._running.start() as (token, cancel):
-            state.run_token, state.live, state.last, state.feedback = token, "", None, []
-            persist = answer_persister(self._sf, [state.conversation_id], [replaces], [job.params])
-            try:
-                yield state
-                for snap in stream_sides(self._registry, [job], cancel, persist):
-                    state.live = snap.texts[0]
-                    outcome = snap.outcomes[0]
-                    if outcome is not None:
-                        state.last = outcome
-                        state.turns[-1] = (state.turns[-1][0], outcome.text)
-                        state.run_token = None
-                    yield state
-            finally:
-                state.run_token = None
+        yield from self._run(state, [job], [state.conversation_id], replaces=[replaces])
 
     def feedback(self, state: ChatState, kind: str, client: ClientIdentity) -> str:
-        """Store feedback on the latest answer; returns a confirmation sentence."""
-        if kind not in FEEDBACK_KINDS:
-            raise InputRejected(f"Unknown feedback {kind!r}.")
+        """Store feedback on the latest answer; returns a confirmation sentence. ``kind``: a FeedbackKind."""
+        try:
+            feedback = FeedbackKind(kind)
+        except ValueError:
+            raise InputRejected(f"Unknown feedback {kind!r}.") from None
         if state.generating:
             raise NothingToDo("Wait for the answer to finish first.")
         if state.last is None or state.last.message_id is None:
             raise NothingToDo("There is no answer to give feedback on yet.")
-        if kind in state.feedback:
-            raise NothingToDo(f"You already sent “{kind}” for this answer.")
-        with session_scope(self._sf) as s:
+        if feedback in state.feedback:
+            raise NothingToDo(f"You already sent “{feedback}” for this answer.")
+        with storage_errors(), session_scope(self._sf) as s:
             api.record_feedback(
                 s,
                 message_id=state.last.message_id,
-                kind=kind,
+                kind=feedback,
                 session_id=client.session_id,
                 client_hash=client.client_hash,
             )
-        state.feedback.append(kind)
-        return {
-            "upvote": "Thanks, upvote recorded.",
-            "downvote": "Thanks, downvote recorded.",
-            "flag": "Thanks, the answer was flagged for review.",
-        }[kind]
+        state.feedback.append(feedback)
+        return THANKS[feedback]

@@ -2,7 +2,8 @@
 
 A user's state lives in ``gr.State``, which Gradio copies between events, so it cannot hold a
 ``threading.Event``; it holds a random token instead, and the service keeps the token's event here. The
-Stop handler (another event, possibly another thread) looks the token up and sets the event.
+Stop handler (another event, possibly another thread) looks the token up and sets the event, a
+:class:`~arena_app.providers.answer_threads.CancelEvent`, which wakes the waiting stream at once.
 """
 
 from __future__ import annotations
@@ -12,17 +13,19 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from arena_app.providers.answer_threads import CancelEvent
+
 
 class RunningGenerations:
     def __init__(self) -> None:
-        self._events: dict[str, threading.Event] = {}
+        self._events: dict[str, CancelEvent] = {}
         self._lock = threading.Lock()
 
     @contextmanager
-    def start(self) -> Iterator[tuple[str, threading.Event]]:
+    def start(self) -> Iterator[tuple[str, CancelEvent]]:
         """Register a generation for the duration of the block: yields ``(token, cancel_event)``."""
         token = secrets.token_hex(8)
-        event = threading.Event()
+        event = CancelEvent()
         with self._lock:
             self._events[token] = event
         try:

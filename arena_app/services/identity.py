@@ -1,6 +1,6 @@
 """Identity-leak detection: does an answer name a model or organization that is in the arena?
 
-A battle vote whose answers reveal an identity is kept but excluded (``excluded_reason='identity_leak'``).
+A battle vote whose answers reveal an identity is kept but excluded (``ExcludedReason.IDENTITY_LEAK``).
 Matching is case-insensitive on word boundaries, so "Claude" matches "I am claude." but "gpt" does not
 match "gptx"; a space inside a multi-word name matches any run of whitespace.
 """

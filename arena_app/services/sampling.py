@@ -3,42 +3,45 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Protocol, TypeVar
 
 import numpy as np
 
 from arena_app.providers.base import GenerationParams
-from arena_app.services.answers import InputRejected
+from arena_app.providers.model_info import ModelInfo
+from arena_app.services.errors import InputRejected
 
 
-class ModelLike(Protocol):
-    name: str
-    weight: float
+class Weighted(Protocol):
+    @property
+    def weight(self) -> float: ...
+
+
+W = TypeVar("W", bound=Weighted)
 
 
 class ModelSource(Protocol):
-    def battle_models(self) -> list[Any]: ...
-    def chat_models(self) -> list[Any]: ...
-    def get(self, name: str) -> Any: ...
+    def battle_models(self) -> list[ModelInfo]: ...
+    def chat_models(self) -> list[ModelInfo]: ...
 
 
 class NoModelsAvailable(InputRejected):
     pass
 
 
-def sample_pair(models: list[Any], rng: np.random.Generator) -> tuple[Any, Any]:
+def sample_pair(models: Sequence[W], rng: np.random.Generator) -> tuple[W, W]:
     """Two different models, each drawn with probability proportional to its weight; sides at random.
 
     The first draw is by weight, the second by weight among the rest; the order is then shuffled so that
     neither side is biased towards heavier models.
     """
-    pool = [m for m in models if float(getattr(m, "weight", 1.0)) > 0]
+    pool = [m for m in models if float(m.weight) > 0]
     if len(pool) < 2:
         raise NoModelsAvailable(
             "Fewer than two models are available for battles right now; please try again later."
         )
-    weights = np.array([float(getattr(m, "weight", 1.0)) for m in pool])
+    weights = np.array([float(m.weight) for m in pool])
     first = int(rng.choice(len(pool), p=weights / weights.sum()))
     rest = [i for i in range(len(pool)) if i != first]
     rest_w = weights[rest]
@@ -56,7 +59,7 @@ class ModelPicker:
         self._lock = threading.Lock()
         self._max_new_tokens = max_new_tokens
 
-    def pick_pair(self) -> tuple[Any, Any]:
+    def pick_pair(self) -> tuple[ModelInfo, ModelInfo]:
         models = list(self._registry.battle_models())
         with self._lock:
             return sample_pair(models, self._rng)
@@ -64,22 +67,19 @@ class ModelPicker:
     def chat_names(self) -> list[str]:
         return [m.name for m in self._registry.chat_models()]
 
-    def chat_model(self, name: str) -> Any:
+    def chat_model(self, name: str) -> ModelInfo:
         for model in self._registry.chat_models():
             if model.name == name:
                 return model
         raise InputRejected(f"Model {name!r} is not available; pick one from the list.")
 
-    def params_for(self, model: Any) -> GenerationParams:
+    def params_for(self, model: ModelInfo) -> GenerationParams:
         """The model's parameters: its endpoint entry's recommended_config over the registry's defaults."""
-        params: GenerationParams = model.params
-        return params
+        return model.params
 
     def user_params(self, temperature: float, top_p: float, max_new_tokens: int) -> GenerationParams:
         """Parameters chosen in the UI, clamped to sane ranges (the sliders already enforce them)."""
-        base = GenerationParams(max_new_tokens=self._max_new_tokens)
-        return replace(
-            base,
+        return GenerationParams(
             temperature=min(max(float(temperature), 0.0), 2.0),
             top_p=min(max(float(top_p), 0.0), 1.0),
             max_new_tokens=min(max(int(max_new_tokens), 1), self._max_new_tokens * 4),

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from arena_app.domain import BattleMode, ConversationMode, ExcludedReason, FeedbackKind, Outcome
 from arena_app.storage import mapping, validation
 from arena_app.storage.conversations import (
     add_assistant_message,
@@ -29,9 +30,6 @@ from arena_app.storage.conversations import (
 )
 from arena_app.storage.errors import DuplicateVoteError, InvalidInputError, NotFoundError
 from arena_app.storage.models import (
-    BATTLE_MODES,
-    FEEDBACK_KINDS,
-    OUTCOMES,
     AppMeta,
     Battle,
     BattleTag,
@@ -90,7 +88,7 @@ def _insert_if_absent(s: Session, model: type[Vote] | type[AppMeta], values: dic
 def create_battle(
     s: Session,
     *,
-    mode: str,
+    mode: BattleMode,
     model_a: str,
     model_b: str,
     session_id: str,
@@ -99,12 +97,13 @@ def create_battle(
     params_b: dict[str, Any] | None = None,
 ) -> BattleRecord:
     """Create a battle with its two conversations (one per side, same mode as the battle)."""
-    validation.choice("battle mode", mode, BATTLE_MODES)
-    conv_a = new_conversation(s, mode, model_a, session_id, client_hash, params_a)
-    conv_b = new_conversation(s, mode, model_b, session_id, client_hash, params_b)
+    battle_mode = validation.choice("battle mode", mode, BattleMode)
+    side_mode = ConversationMode(battle_mode.value)  # each side is a conversation of the battle's mode
+    conv_a = new_conversation(s, side_mode, model_a, session_id, client_hash, params_a)
+    conv_b = new_conversation(s, side_mode, model_b, session_id, client_hash, params_b)
     s.flush()
     row = Battle(
-        mode=mode,
+        mode=battle_mode.value,
         model_a=model_a,
         model_b=model_b,
         conversation_a_id=conv_a.id,
@@ -160,22 +159,25 @@ def record_vote(
     s: Session,
     *,
     battle_id: int,
-    outcome: str,
+    outcome: Outcome,
     turn_count: int,
     session_id: str,
     client_hash: str,
-    excluded_reason: str | None = None,
+    excluded_reason: ExcludedReason | None = None,
 ) -> VoteRecord:
-    validation.choice("outcome", outcome, OUTCOMES)
+    vote_outcome = validation.choice("outcome", outcome, Outcome)
     validation.count("turn_count", turn_count)
-    if excluded_reason is not None:
-        validation.text("excluded_reason", excluded_reason, 64)
+    reason = (
+        None
+        if excluded_reason is None
+        else validation.choice("excluded reason", excluded_reason, ExcludedReason)
+    )
     _get_battle_row(s, battle_id)
     values = {
         "battle_id": battle_id,
-        "outcome": outcome,
+        "outcome": vote_outcome.value,
         "turn_count": turn_count,
-        "excluded_reason": excluded_reason,
+        "excluded_reason": None if reason is None else reason.value,
         "session_id": validation.text("session id", session_id, validation.MAX_ID),
         "client_hash": validation.text("client hash", client_hash, validation.MAX_ID),
         "created_at": utcnow(),
@@ -197,14 +199,14 @@ def get_vote_for_battle(s: Session, battle_id: int) -> VoteRecord | None:
 
 
 def record_feedback(
-    s: Session, *, message_id: int, kind: str, session_id: str, client_hash: str
+    s: Session, *, message_id: int, kind: FeedbackKind, session_id: str, client_hash: str
 ) -> FeedbackRecord:
-    validation.choice("feedback kind", kind, FEEDBACK_KINDS)
+    feedback_kind = validation.choice("feedback kind", kind, FeedbackKind)
     if s.get(Message, message_id) is None:
         raise NotFoundError(f"message {message_id} does not exist")
     row = Feedback(
         message_id=message_id,
-        kind=kind,
+        kind=feedback_kind.value,
         session_id=validation.text("session id", session_id, validation.MAX_ID),
         client_hash=validation.text("client hash", client_hash, validation.MAX_ID),
         created_at=utcnow(),
@@ -214,7 +216,7 @@ def record_feedback(
     return FeedbackRecord(
         id=row.id,
         message_id=row.message_id,
-        kind=row.kind,
+        kind=FeedbackKind(row.kind),
         session_id=row.session_id,
         client_hash=row.client_hash,
         created_at=row.created_at,

@@ -8,18 +8,24 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from arena_app.domain import ConversationMode
 from arena_app.storage import mapping, validation
 from arena_app.storage.errors import InvalidInputError, NotFoundError
-from arena_app.storage.models import CONVERSATION_MODES, Conversation, Message
+from arena_app.storage.models import Conversation, Message
 from arena_app.storage.records import ConversationRecord, MessageRecord, StyleCounts
 from arena_app.storage.types import utcnow
 
 
 def new_conversation(
-    s: Session, mode: str, model_name: str, session_id: str, client_hash: str, params: dict[str, Any] | None
+    s: Session,
+    mode: ConversationMode,
+    model_name: str,
+    session_id: str,
+    client_hash: str,
+    params: dict[str, Any] | None,
 ) -> Conversation:
     row = Conversation(
-        mode=validation.choice("conversation mode", mode, CONVERSATION_MODES),
+        mode=validation.choice("conversation mode", mode, ConversationMode).value,
         model_name=validation.text("model name", model_name, validation.MAX_NAME),
         session_id=validation.text("session id", session_id, validation.MAX_ID),
         client_hash=validation.text("client hash", client_hash, validation.MAX_ID),
@@ -33,7 +39,7 @@ def new_conversation(
 def create_conversation(
     s: Session,
     *,
-    mode: str,
+    mode: ConversationMode,
     model_name: str,
     session_id: str,
     client_hash: str,

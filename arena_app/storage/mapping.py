@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from arena_app.domain import BattleMode, ConversationMode, ExcludedReason, Outcome
 from arena_app.storage.models import Battle, BattleTag, Conversation, LeaderboardSnapshot, Message, Vote
 from arena_app.storage.records import (
     BattleRecord,
@@ -19,7 +20,7 @@ from arena_app.storage.records import (
 def conversation_record(row: Conversation) -> ConversationRecord:
     return ConversationRecord(
         id=row.id,
-        mode=row.mode,
+        mode=ConversationMode(row.mode),
         model_name=row.model_name,
         session_id=row.session_id,
         client_hash=row.client_hash,
@@ -68,7 +69,7 @@ def battle_record(s: Session, row: Battle) -> BattleRecord:
     tags = s.scalars(select(BattleTag.tag).where(BattleTag.battle_id == row.id).order_by(BattleTag.tag))
     return BattleRecord(
         id=row.id,
-        mode=row.mode,
+        mode=BattleMode(row.mode),
         model_a=row.model_a,
         model_b=row.model_b,
         conversation_a_id=row.conversation_a_id,
@@ -86,9 +87,9 @@ def vote_record(row: Vote) -> VoteRecord:
     return VoteRecord(
         id=row.id,
         battle_id=row.battle_id,
-        outcome=row.outcome,
+        outcome=Outcome(row.outcome),
         turn_count=row.turn_count,
-        excluded_reason=row.excluded_reason,
+        excluded_reason=None if row.excluded_reason is None else ExcludedReason(row.excluded_reason),
         session_id=row.session_id,
         client_hash=row.client_hash,
         created_at=row.created_at,

@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from arena_app.domain import BattleMode, ConversationMode, FeedbackKind, Outcome, values
 from arena_app.storage.types import BigIntPK, UTCDateTime, utcnow
 
 # Deterministic constraint names so migrations can drop/alter them on every backend.
@@ -35,10 +36,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-OUTCOMES = ("model_a", "model_b", "tie", "tie (bothbad)")
-BATTLE_MODES = ("anony", "named")
-CONVERSATION_MODES = ("anony", "named", "direct")
-FEEDBACK_KINDS = ("upvote", "downvote", "flag")
+MESSAGE_ROLES = ("system", "user", "assistant")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -53,7 +51,7 @@ class Conversation(Base):
     """One side of a battle, or one direct chat. Style totals cover its current (non-superseded) answers."""
 
     __tablename__ = "conversations"
-    __table_args__ = (CheckConstraint(_in("mode", CONVERSATION_MODES), name="mode"),)
+    __table_args__ = (CheckConstraint(_in("mode", values(ConversationMode)), name="mode"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     mode: Mapped[str] = mapped_column(String(16))
@@ -77,7 +75,7 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("conversation_id", "position", "attempt", name="uq_messages_position_attempt"),
-        CheckConstraint(_in("role", ("system", "user", "assistant")), name="role"),
+        CheckConstraint(_in("role", MESSAGE_ROLES), name="role"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -93,7 +91,7 @@ class Message(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     ttft_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     output_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    # stop | length | stopped (user pressed Stop / left; content is partial) | error (content is partial)
+    # a FinishReason (stop | length | stopped | error; partial content for the last two) or a provider value
     finish_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     # The generation parameters an answer was produced with (null for user messages). They may change
@@ -111,7 +109,7 @@ class Message(Base):
 class Battle(Base):
     __tablename__ = "battles"
     __table_args__ = (
-        CheckConstraint(_in("mode", BATTLE_MODES), name="mode"),
+        CheckConstraint(_in("mode", values(BattleMode)), name="mode"),
         Index("ix_battles_mode_models", "mode", "model_a", "model_b"),
     )
 
@@ -142,7 +140,7 @@ class Vote(Base):
 
     __tablename__ = "votes"
     __table_args__ = (
-        CheckConstraint(_in("outcome", OUTCOMES), name="outcome"),
+        CheckConstraint(_in("outcome", values(Outcome)), name="outcome"),
         Index("ix_votes_counted", "excluded_reason", "battle_id"),
     )
 
@@ -150,7 +148,7 @@ class Vote(Base):
     battle_id: Mapped[int] = mapped_column(ForeignKey("battles.id"), unique=True)
     outcome: Mapped[str] = mapped_column(String(16))
     turn_count: Mapped[int] = mapped_column(Integer)
-    excluded_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    excluded_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)  # an ExcludedReason
     session_id: Mapped[str] = mapped_column(String(64))
     client_hash: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
@@ -160,7 +158,7 @@ class Feedback(Base):
     """Direct-chat feedback on one answer."""
 
     __tablename__ = "feedback"
-    __table_args__ = (CheckConstraint(_in("kind", FEEDBACK_KINDS), name="kind"),)
+    __table_args__ = (CheckConstraint(_in("kind", values(FeedbackKind)), name="kind"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from arena_app.domain import BattleMode, ConversationMode, ExcludedReason, FeedbackKind, Outcome
+
 
 @dataclass(frozen=True, slots=True)
 class StyleCounts:
@@ -28,7 +30,7 @@ class StyleCounts:
 @dataclass(frozen=True, slots=True)
 class ConversationRecord:
     id: int
-    mode: str  # anony | named | direct
+    mode: ConversationMode
     model_name: str
     session_id: str
     client_hash: str
@@ -50,7 +52,7 @@ class MessageRecord:
     finished_at: datetime | None = None
     ttft_s: float | None = None
     output_tokens: int | None = None
-    finish_reason: str | None = None
+    finish_reason: str | None = None  # a FinishReason value, or what the provider reported
     error: str | None = None
     superseded: bool = False
     style: StyleCounts | None = None
@@ -60,7 +62,7 @@ class MessageRecord:
 @dataclass(frozen=True, slots=True)
 class BattleRecord:
     id: int
-    mode: str  # anony | named
+    mode: BattleMode
     model_a: str
     model_b: str
     conversation_a_id: int
@@ -77,9 +79,9 @@ class BattleRecord:
 class VoteRecord:
     id: int
     battle_id: int
-    outcome: str  # model_a | model_b | tie | tie (bothbad)
+    outcome: Outcome
     turn_count: int
-    excluded_reason: str | None
+    excluded_reason: ExcludedReason | None
     session_id: str
     client_hash: str
     created_at: datetime
@@ -89,7 +91,7 @@ class VoteRecord:
 class FeedbackRecord:
     id: int
     message_id: int
-    kind: str  # upvote | downvote | flag
+    kind: FeedbackKind
     session_id: str
     client_hash: str
     created_at: datetime

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
+from typing import TypeVar
 
+from arena_app.domain import values
 from arena_app.storage.errors import InvalidInputError
+
+E = TypeVar("E", bound=StrEnum)
 
 MAX_NAME = 200
 MAX_ID = 64
 
 
-def choice(what: str, value: str, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise InvalidInputError(f"invalid {what} {value!r}: expected one of {', '.join(allowed)}")
-    return value
+def choice(what: str, value: str, allowed: type[E]) -> E:
+    """``value`` as a member of the vocabulary enum ``allowed`` (a plain string with a known value is
+    accepted: callers outside the typed code may send one)."""
+    try:
+        return allowed(value)
+    except ValueError:
+        raise InvalidInputError(
+            f"invalid {what} {value!r}: expected one of {', '.join(values(allowed))}"
+        ) from None
 
 
 def text(what: str, value: str, max_len: int) -> str:

@@ -6,7 +6,7 @@ Internal events are ``api_visibility="private"``; the public API is listed in do
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Literal, TypedDict
 
 import gradio as gr
 
@@ -26,7 +26,8 @@ CSS = """
 
 
 def build_app(services: AppServices) -> gr.Blocks:
-    with gr.Blocks(title=TITLE) as demo:
+    demo = gr.Blocks(title=TITLE)
+    with demo:
         gr.Markdown(f"# ⚔️ {TITLE}")
         with gr.Tabs():
             with gr.Tab("Arena (battle)", elem_id="tab-battle"):
@@ -44,9 +45,16 @@ def build_app(services: AppServices) -> gr.Blocks:
     return demo
 
 
+class LaunchOptions(TypedDict):
+    css: str
+    ssr_mode: bool
+    footer_links: list[Literal["api", "gradio", "settings", "runs"] | dict[str, str]]
+    run_history: bool
+
+
 #: keyword arguments for ``demo.launch`` (Gradio 6: css belongs to launch; SSR needs Node, so it is off;
 #: run history would store conversations in the browser, so it is off too).
-LAUNCH_KWARGS: dict[str, Any] = {
+LAUNCH_KWARGS: LaunchOptions = {
     "css": CSS,
     "ssr_mode": False,
     "footer_links": ["api", "gradio"],

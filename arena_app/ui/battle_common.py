@@ -4,21 +4,35 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import partial
-from typing import Any
 
 import gradio as gr
+from gradio.components import Component
 
-from arena_app.services.answers import ServiceError
+from arena_app.domain import VOTE_CHOICES, BattleMode, ExcludedReason, FinishReason, Outcome
 from arena_app.services.app_services import AppServices
 from arena_app.services.battle import BattleService
 from arena_app.services.battle_state import LABELS, BattleState
 from arena_app.services.client_id import ClientIdentity
-from arena_app.storage.errors import StorageError
-from arena_app.ui.common import CHATBOT_KWARGS, DB_DOWN, button, chatbot_value, drive_stream
+from arena_app.ui.common import (
+    Outputs,
+    Render,
+    button,
+    chatbot,
+    chatbot_value,
+    drive_stream,
+    failure_notice,
+    identify,
+)
 from arena_app.ui.rendering import inline_code
 
-VOTES = (("a", "👈 A is better"), ("b", "👉 B is better"), ("tie", "🤝 Tie"), ("bothbad", "👎 Both are bad"))
+OUTCOME_LABELS = {
+    Outcome.MODEL_A: "👈 A is better",
+    Outcome.MODEL_B: "👉 B is better",
+    Outcome.TIE: "🤝 Tie",
+    Outcome.BOTHBAD: "👎 Both are bad",
+}
+#: (vote choice, button text), in button order; the choice names the button (``battle-vote-a``)
+VOTES = tuple((choice, OUTCOME_LABELS[outcome]) for choice, outcome in VOTE_CHOICES.items())
 
 
 @dataclass
@@ -36,7 +50,7 @@ class BattlePanel:
     reveal: gr.Markdown
     status: gr.Markdown
 
-    def outputs(self) -> list[Any]:
+    def outputs(self) -> list[Component]:
         return [
             self.state,
             self.input,
@@ -56,8 +70,8 @@ def build_panel(prefix: str, intro: str) -> BattlePanel:
     state = gr.State(None)
     gr.Markdown(intro)
     with gr.Row():
-        chat_a = gr.Chatbot(label=LABELS[0], elem_id=f"{prefix}-chatbot-a", **CHATBOT_KWARGS)
-        chat_b = gr.Chatbot(label=LABELS[1], elem_id=f"{prefix}-chatbot-b", **CHATBOT_KWARGS)
+        chat_a = chatbot(LABELS[0], f"{prefix}-chatbot-a")
+        chat_b = chatbot(LABELS[1], f"{prefix}-chatbot-b")
     status = gr.Markdown("", elem_id=f"{prefix}-status")
     with gr.Row():
         votes = {
@@ -86,7 +100,7 @@ def build_panel(prefix: str, intro: str) -> BattlePanel:
 def status_text(state: BattleState) -> str:
     if state.voted:
         text = "✅ Thanks, your vote was recorded."
-        if state.excluded_reason == "identity_leak":
+        if state.excluded_reason == ExcludedReason.IDENTITY_LEAK:
             text += (
                 " ⚠️ Your vote will not count: an answer revealed a model's identity"
                 " (it mentioned a model or organization name)."
@@ -101,7 +115,7 @@ def status_text(state: BattleState) -> str:
         )
     if not state.turns:
         return ""
-    if any(s.last is not None and s.last.finish_reason == "stopped" for s in state.sides):
+    if any(s.last is not None and s.last.finish_reason == FinishReason.STOPPED for s in state.sides):
         return "⏹ Stopped. You can vote on what you see, regenerate, or keep chatting."
     return "Both answers are in. Vote, or keep chatting (the vote covers the whole conversation)."
 
@@ -124,16 +138,16 @@ def _side_note(state: BattleState, side: int) -> str | None:
     last = state.sides[side].last if side < len(state.sides) else None
     if last is None:
         return None
-    if last.finish_reason == "error":
+    if last.finish_reason == FinishReason.ERROR:
         return f"⚠️ {last.error or 'This answer failed.'}"
-    if last.finish_reason == "stopped":
+    if last.finish_reason == FinishReason.STOPPED:
         return "(stopped)"
     return None
 
 
 def render(
-    service: BattleService, state: BattleState, notice: str | None = None, input_value: Any = None
-) -> tuple[Any, ...]:
+    service: BattleService, state: BattleState, notice: str | None = None, input_value: str | None = None
+) -> Outputs:
     """All panel outputs for ``state`` (see BattlePanel.outputs)."""
     can_vote = state.can_vote
     has_battle = state.battle_id is not None and bool(state.turns)
@@ -153,36 +167,43 @@ def render(
     )
 
 
+def renderer(service: BattleService) -> Render[BattleState]:
+    """:func:`render` for ``service``'s states."""
+
+    def render_state(
+        state: BattleState, notice: str | None = None, input_value: str | None = None
+    ) -> Outputs:
+        return render(service, state, notice, input_value)
+
+    return render_state
+
+
 def stream_updates(
     service: BattleService, state: BattleState, run: Callable[[], Iterator[BattleState]], keep_text: str
-) -> Iterator[tuple[Any, ...]]:
+) -> Iterator[Outputs]:
     """Drive a battle service generator into panel updates (see :func:`common.drive_stream`)."""
-    return drive_stream(partial(render, service), state, run, keep_text)
+    return drive_stream(renderer(service), state, run, keep_text)
 
 
 def vote_handler(
     service: BattleService,
     choice: str,
-    identify: Callable[[gr.Request], ClientIdentity],
-) -> Callable[..., tuple[Any, ...]]:
-    def vote(state: BattleState | None, request: gr.Request) -> tuple[Any, ...]:
+    client_of: Callable[[gr.Request], ClientIdentity],
+) -> Callable[[BattleState | None, gr.Request], Outputs]:
+    def vote(state: BattleState | None, request: gr.Request) -> Outputs:
         state = state or service.new_state()
         try:
-            service.vote(state, choice, identify(request))
-        except ServiceError as exc:
-            return render(service, state, notice=f"⚠️ {exc}")
-        except StorageError:
-            return render(service, state, notice=f"⚠️ {DB_DOWN}")
+            service.vote(state, choice, client_of(request))
+        except Exception as exc:  # see failure_notice: refusals, outages and bugs
+            return render(service, state, notice=failure_notice(exc))
         return render(service, state)
 
     vote.__name__ = f"vote_{choice}"
     return vote
 
 
-def wire_common(panel: BattlePanel, services: AppServices, service: BattleService, mode: str) -> None:
+def wire_common(panel: BattlePanel, services: AppServices, service: BattleService, mode: BattleMode) -> None:
     """Events that are the same in both modes: stop, regenerate, new round, the four votes."""
-    from arena_app.ui.common import identify
-
     prefix = panel.prefix
     outputs = panel.outputs()
 
@@ -191,11 +212,11 @@ def wire_common(panel: BattlePanel, services: AppServices, service: BattleServic
             return "⏹ Stopping…"
         return "Nothing is running."
 
-    def regenerate(state: BattleState | None) -> Iterator[tuple[Any, ...]]:
+    def regenerate(state: BattleState | None) -> Iterator[Outputs]:
         state = state or service.new_state(mode)
         yield from stream_updates(service, state, lambda: service.regenerate(state), "")
 
-    def new_round(state: BattleState | None) -> tuple[Any, ...]:
+    def new_round(state: BattleState | None) -> Outputs:
         if state is not None:
             service.stop(state)
         fresh = service.new_state(mode)
@@ -208,8 +229,8 @@ def wire_common(panel: BattlePanel, services: AppServices, service: BattleServic
     panel.new_round.click(new_round, [panel.state], outputs, api_name=f"{prefix}_new_round")
     # The chatbots' own trash icon clears the browser copy only; treat it as "New round" so the
     # server-side state never disagrees with what the user sees.
-    for chatbot in (panel.chat_a, panel.chat_b):
-        chatbot.clear(new_round, [panel.state], outputs, api_visibility="private")
+    for chat in (panel.chat_a, panel.chat_b):
+        chat.clear(new_round, [panel.state], outputs, api_visibility="private")
     for key, btn in panel.votes.items():
         btn.click(
             vote_handler(service, key, lambda r: identify(services, r)),

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import gradio as gr
 
+from arena_app.domain import BattleMode
 from arena_app.services.app_services import AppServices
 from arena_app.services.battle_state import BattleState
 from arena_app.ui.battle_common import build_panel, stream_updates, wire_common
-from arena_app.ui.common import identify
+from arena_app.ui.common import Outputs, identify
 
 INTRO = """### ⚔️ Chat with two anonymous models side by side and vote for the better one
 Ask anything; both models answer at the same time. Keep chatting as long as you like, then vote: the names
@@ -21,8 +21,8 @@ def build_battle_tab(services: AppServices) -> None:
     service = services.battle
     panel = build_panel("battle", INTRO)
 
-    def send(text: str, state: BattleState | None, request: gr.Request) -> Iterator[tuple[Any, ...]]:
-        state = state or service.new_state("anony")
+    def send(text: str, state: BattleState | None, request: gr.Request) -> Iterator[Outputs]:
+        state = state or service.new_state(BattleMode.ANONY)
         client = identify(services, request)
         yield from stream_updates(service, state, lambda: service.send(state, text, client), text)
 
@@ -32,4 +32,4 @@ def build_battle_tab(services: AppServices) -> None:
     panel.input.submit(
         send, [panel.input, panel.state], panel.outputs(), api_visibility="private", show_progress="hidden"
     )
-    wire_common(panel, services, service, "anony")
+    wire_common(panel, services, service, BattleMode.ANONY)

@@ -1,33 +1,75 @@
 """Small helpers shared by the tabs: client identity from the request, chatbot values, button updates,
-the generation-parameter sliders and the loop that turns a streaming service call into UI updates."""
+the generation-parameter sliders, the loop that turns a streaming service call into UI updates, and
+:func:`failure_notice`, THE one place where an exception raised by a service becomes status text."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Protocol, TypeVar
 
 import gradio as gr
+from gradio.components import Component
 
-from arena_app.services.answers import ServiceError
 from arena_app.services.app_services import AppServices
 from arena_app.services.client_id import ClientIdentity
-from arena_app.storage.errors import StorageError
+from arena_app.services.errors import DB_DOWN, Refused, Unavailable
 from arena_app.ui.rendering import render_markdown, render_note
 
-DB_DOWN = "The database is not available right now; nothing was saved. Please try again shortly."
-S = TypeVar("S")
+log = logging.getLogger(__name__)
 
-CHATBOT_KWARGS: dict[str, Any] = {
-    # Our HTML is rendered and sanitised on the server (rendering.py); the browser sanitises again.
-    "render_markdown": False,
-    "sanitize_html": True,
-    "allow_tags": False,
-    "latex_delimiters": [],
-    "buttons": [],
-    "height": 420,
-}
+#: What the user sees when a handler hit a bug of ours. It must not claim that anything was saved.
+SOMETHING_WENT_WRONG = (
+    "❌ Something went wrong on our side (the error was logged). What you just did may not have been "
+    "saved; please try again."
+)
+S = TypeVar("S")
+S_contra = TypeVar("S_contra", contravariant=True)
+
+#: What a handler returns for its outputs, in order: component values and ``gr.update(...)`` dicts.
+Outputs = tuple[object, ...]
+#: A ``gr.update(...)`` of one component.
+Update = dict[str, object]
+
+
+class Render(Protocol[S_contra]):
+    """A tab's renderer: every output for ``state``; ``notice`` replaces the status text and
+    ``input_value`` (when not None) the input box's text."""
+
+    def __call__(
+        self, state: S_contra, notice: str | None = None, input_value: str | None = None
+    ) -> Outputs: ...
+
+
+def chatbot(label: str, elem_id: str) -> gr.Chatbot:
+    """A chatbot showing our server-rendered HTML (rendering.py); the browser sanitises it again."""
+    return gr.Chatbot(
+        label=label,
+        elem_id=elem_id,
+        render_markdown=False,
+        sanitize_html=True,
+        allow_tags=False,
+        latex_delimiters=[],
+        buttons=[],
+        height=420,
+    )
+
+
+def failure_notice(exc: Exception) -> str:
+    """The status text for an exception a handler caught (the UI's one mapping of service errors).
+
+    A refusal (:class:`Refused`: bad input, a rule, the wrong moment) is shown as its own message; an
+    unavailable database as :data:`DB_DOWN`. Anything else is a bug: it is logged here, once, with its
+    traceback, and the user gets a generic message.
+    """
+    if isinstance(exc, Refused):
+        return f"⚠️ {exc}"
+    if isinstance(exc, Unavailable):
+        return f"⚠️ {DB_DOWN}"
+    log.error("unexpected error in a UI handler", exc_info=exc)
+    return SOMETHING_WENT_WRONG
 
 
 def identify(services: AppServices, request: gr.Request | None) -> ClientIdentity:
@@ -67,17 +109,17 @@ def chatbot_value(
     return messages
 
 
-def button(interactive: bool) -> Any:
+def button(interactive: bool) -> Update:
     return gr.update(interactive=interactive)
 
 
 @dataclass(frozen=True)
 class ParamSliders:
-    temperature: Any
-    top_p: Any
-    max_tokens: Any
+    temperature: gr.Slider
+    top_p: gr.Slider
+    max_tokens: gr.Slider
 
-    def inputs(self) -> list[Any]:
+    def inputs(self) -> list[Component]:
         return [self.temperature, self.top_p, self.max_tokens]
 
 
@@ -100,17 +142,15 @@ def param_sliders(services: AppServices, prefix: str) -> ParamSliders:
 
 
 def drive_stream(
-    render: Callable[..., tuple[Any, ...]], state: S, run: Callable[[], Iterator[S]], keep_text: str
-) -> Iterator[tuple[Any, ...]]:
+    render: Render[S], state: S, run: Callable[[], Iterator[S]], keep_text: str
+) -> Iterator[Outputs]:
     """Turn a streaming service call into UI updates: ``render(state, notice=..., input_value=...)`` after
-    every step. A refusal or a database outage becomes a status message that changes nothing; when it
-    comes before anything was sent, the user's text stays in the input box."""
+    every step. An error becomes a status message (:func:`failure_notice`); when it comes before anything
+    was sent, the user's text stays in the input box."""
     first = True
     try:
         for current in run():
             yield render(current, input_value="" if first else None)
             first = False
-    except ServiceError as exc:
-        yield render(state, notice=f"⚠️ {exc}", input_value=keep_text if first else None)
-    except StorageError:
-        yield render(state, notice=f"⚠️ {DB_DOWN}", input_value=keep_text if first else None)
+    except Exception as exc:  # every error becomes status text; bugs are logged by failure_notice
+        yield render(state, notice=failure_notice(exc), input_value=keep_text if first else None)

@@ -2,33 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from functools import partial
-from typing import Any
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import gradio as gr
+from gradio.components import Component
 
-from arena_app.services.answers import ServiceError, sentence
+from arena_app.domain import FeedbackKind, FinishReason
+from arena_app.services.answers import sentence
 from arena_app.services.app_services import AppServices
 from arena_app.services.chat import ChatService, ChatState
-from arena_app.storage.errors import StorageError
 from arena_app.ui.common import (
-    CHATBOT_KWARGS,
-    DB_DOWN,
+    Outputs,
+    ParamSliders,
     button,
+    chatbot,
     chatbot_value,
     drive_stream,
+    failure_notice,
     identify,
     param_sliders,
 )
+
+FEEDBACK_BUTTONS = {
+    FeedbackKind.UPVOTE: "👍 Upvote",
+    FeedbackKind.DOWNVOTE: "👎 Downvote",
+    FeedbackKind.FLAG: "⚠️ Flag",
+}
 
 
 def _note(state: ChatState) -> str | None:
     if state.last is None or state.generating:
         return None
-    if state.last.finish_reason == "error":
+    if state.last.finish_reason == FinishReason.ERROR:
         return f"⚠️ {state.last.error or 'The answer failed.'}"
-    if state.last.finish_reason == "stopped":
+    if state.last.finish_reason == FinishReason.STOPPED:
         return "(stopped)"
     return None
 
@@ -36,16 +44,15 @@ def _note(state: ChatState) -> str | None:
 def _status(state: ChatState) -> str:
     if state.generating:
         return "⏳ Generating…"
-    if state.last is not None and state.last.finish_reason == "error":
+    if state.last is not None and state.last.finish_reason == FinishReason.ERROR:
         return f"❌ {sentence(state.last.error or 'The answer failed')} Press Regenerate or Clear."
     return ""
 
 
-def render(
-    service: ChatService, state: ChatState, notice: str | None = None, input_value: Any = None
-) -> tuple:
+def render(state: ChatState, notice: str | None = None, input_value: str | None = None) -> Outputs:
+    """All outputs of the tab for ``state`` (see ChatPanel.outputs)."""
     has_answer = state.last is not None and state.last.message_id is not None and not state.generating
-    failed = state.last is not None and state.last.finish_reason == "error"
+    failed = state.last is not None and state.last.finish_reason == FinishReason.ERROR
     return (
         state,
         gr.update() if input_value is None else gr.update(value=input_value),
@@ -54,22 +61,45 @@ def render(
         button(not state.generating and not failed),
         button(state.generating),
         button(bool(state.turns) and not state.generating),
-        button(has_answer),
-        button(has_answer),
-        button(has_answer),
+        *[button(has_answer) for _ in FEEDBACK_BUTTONS],
     )
 
 
-def build_direct_chat_tab(services: AppServices) -> None:
-    service = services.chat
-    names = services.picker.chat_names()
+@dataclass
+class ChatPanel:
+    state: gr.State
+    model: gr.Dropdown
+    sliders: ParamSliders
+    chatbot: gr.Chatbot
+    status: gr.Markdown
+    input: gr.Textbox
+    send: gr.Button
+    feedback: dict[FeedbackKind, gr.Button]
+    stop: gr.Button
+    regenerate: gr.Button
+    clear: gr.Button
+
+    def outputs(self) -> list[Component]:
+        return [
+            self.state,
+            self.input,
+            self.chatbot,
+            self.status,
+            self.send,
+            self.stop,
+            self.regenerate,
+            *self.feedback.values(),
+        ]
+
+
+def build_panel(services: AppServices) -> ChatPanel:
+    """Create the components (call inside a gr.Tab). elem_ids are documented in docs/ui.md."""
+    names = services.chat_model_names()
     state = gr.State(None)
     gr.Markdown("### 💬 Chat with one model of your choice")
-    model_dropdown = gr.Dropdown(
-        names, value=names[0] if names else None, label="Model", elem_id="chat-model"
-    )
+    model = gr.Dropdown(names, value=names[0] if names else None, label="Model", elem_id="chat-model")
     sliders = param_sliders(services, "chat")
-    chatbot = gr.Chatbot(label="Chat", elem_id="chat-chatbot", **CHATBOT_KWARGS)
+    chat = chatbot("Chat", "chat-chatbot")
     status = gr.Markdown("", elem_id="chat-status")
     with gr.Row():
         textbox = gr.Textbox(
@@ -77,16 +107,37 @@ def build_direct_chat_tab(services: AppServices) -> None:
         )
         send = gr.Button("Send", variant="primary", elem_id="chat-send", scale=1)
     with gr.Row():
-        upvote = gr.Button("👍 Upvote", elem_id="chat-upvote", interactive=False)
-        downvote = gr.Button("👎 Downvote", elem_id="chat-downvote", interactive=False)
-        flag = gr.Button("⚠️ Flag", elem_id="chat-flag", interactive=False)
+        feedback = {
+            kind: gr.Button(text, elem_id=f"chat-{kind}", interactive=False)
+            for kind, text in FEEDBACK_BUTTONS.items()
+        }
         stop = gr.Button("⏹ Stop", elem_id="chat-stop", interactive=False)
         regenerate = gr.Button("🔄 Regenerate", elem_id="chat-regenerate", interactive=False)
         clear = gr.Button("🗑️ Clear", elem_id="chat-clear")
-    outputs = [state, textbox, chatbot, status, send, stop, regenerate, upvote, downvote, flag]
+    return ChatPanel(state, model, sliders, chat, status, textbox, send, feedback, stop, regenerate, clear)
 
-    def drive(st: ChatState, run: Any, keep_text: str) -> Iterator[tuple]:
-        return drive_stream(partial(render, service), st, run, keep_text)
+
+def feedback_handler(
+    services: AppServices, kind: FeedbackKind
+) -> Callable[[ChatState | None, gr.Request], Outputs]:
+    service = services.chat
+
+    def handler(st: ChatState | None, request: gr.Request) -> Outputs:
+        st = st or service.new_state()
+        try:
+            notice = "✅ " + service.feedback(st, kind, identify(services, request))
+        except Exception as exc:  # see failure_notice: refusals, outages and bugs
+            notice = failure_notice(exc)
+        return render(st, notice=notice)
+
+    handler.__name__ = f"chat_{kind}"
+    return handler
+
+
+def build_direct_chat_tab(services: AppServices) -> None:
+    service: ChatService = services.chat
+    panel = build_panel(services)
+    outputs = panel.outputs()
 
     def send_fn(
         text: str,
@@ -96,52 +147,41 @@ def build_direct_chat_tab(services: AppServices) -> None:
         top_p: float,
         max_new_tokens: float,
         request: gr.Request,
-    ) -> Iterator[tuple]:
+    ) -> Iterator[Outputs]:
         st = st or service.new_state()
         client = identify(services, request)
-        params = services.picker.user_params(temperature, top_p, int(max_new_tokens))
-        yield from drive(st, lambda: service.send(st, text, model, params, client), text)
+        params = services.user_params(temperature, top_p, int(max_new_tokens))
+        yield from drive_stream(render, st, lambda: service.send(st, text, model, params, client), text)
 
-    def regenerate_fn(st: ChatState | None) -> Iterator[tuple]:
+    def regenerate_fn(st: ChatState | None) -> Iterator[Outputs]:
         st = st or service.new_state()
-        yield from drive(st, lambda: service.regenerate(st), "")
+        yield from drive_stream(render, st, lambda: service.regenerate(st), "")
 
     def stop_fn(st: ChatState | None) -> str:
         return "⏹ Stopping…" if st is not None and service.stop(st) else "Nothing is running."
 
-    def clear_fn(st: ChatState | None) -> tuple:
+    def clear_fn(st: ChatState | None) -> Outputs:
         if st is not None:
             service.stop(st)
-        return render(service, service.new_state(), input_value="")
+        return render(service.new_state(), input_value="")
 
-    def model_changed_fn(st: ChatState | None) -> tuple:
+    def model_changed_fn(st: ChatState | None) -> Outputs:
         # A new model starts a new conversation, but keeps what the user is typing: this response can
         # arrive after they started typing, and must not wipe their text.
         if st is not None:
             service.stop(st)
-        return render(service, service.new_state())
+        return render(service.new_state())
 
-    def feedback_fn(kind: str) -> Any:
-        def handler(st: ChatState | None, request: gr.Request) -> tuple:
-            st = st or service.new_state()
-            try:
-                notice = "✅ " + service.feedback(st, kind, identify(services, request))
-            except ServiceError as exc:
-                notice = f"⚠️ {exc}"
-            except StorageError:
-                notice = f"⚠️ {DB_DOWN}"
-            return render(service, st, notice=notice)
-
-        handler.__name__ = f"chat_{kind}"
-        return handler
-
-    inputs = [textbox, state, model_dropdown, *sliders.inputs()]
-    send.click(send_fn, inputs, outputs, api_name="chat_send", show_progress="hidden")
-    textbox.submit(send_fn, inputs, outputs, api_visibility="private", show_progress="hidden")
-    regenerate.click(regenerate_fn, [state], outputs, api_name="chat_regenerate", show_progress="hidden")
-    stop.click(stop_fn, [state], [status], api_name="chat_stop", concurrency_limit=None)
-    clear.click(clear_fn, [state], outputs, api_name="chat_clear")
-    model_dropdown.input(model_changed_fn, [state], outputs, api_visibility="private")
-    chatbot.clear(clear_fn, [state], outputs, api_visibility="private")  # the chatbot's own trash icon
-    for kind, btn in (("upvote", upvote), ("downvote", downvote), ("flag", flag)):
-        btn.click(feedback_fn(kind), [state], outputs, api_name=f"chat_{kind}")
+    inputs = [panel.input, panel.state, panel.model, *panel.sliders.inputs()]
+    panel.send.click(send_fn, inputs, outputs, api_name="chat_send", show_progress="hidden")
+    panel.input.submit(send_fn, inputs, outputs, api_visibility="private", show_progress="hidden")
+    panel.regenerate.click(
+        regenerate_fn, [panel.state], outputs, api_name="chat_regenerate", show_progress="hidden"
+    )
+    panel.stop.click(stop_fn, [panel.state], [panel.status], api_name="chat_stop", concurrency_limit=None)
+    panel.clear.click(clear_fn, [panel.state], outputs, api_name="chat_clear")
+    panel.model.input(model_changed_fn, [panel.state], outputs, api_visibility="private")
+    # the chatbot's own trash icon
+    panel.chatbot.clear(clear_fn, [panel.state], outputs, api_visibility="private")
+    for kind, btn in panel.feedback.items():
+        btn.click(feedback_handler(services, kind), [panel.state], outputs, api_name=f"chat_{kind}")

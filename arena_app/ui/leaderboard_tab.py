@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import html
-import logging
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 import gradio as gr
+from gradio.components import Component
 
 from arena_app.services.app_services import AppServices
+from arena_app.services.catalogue import ModelCard
+from arena_app.ui.common import Outputs, failure_notice
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from arena_app.services.leaderboard_service import LeaderboardView
+
+ViewFn = Callable[[bool, str], Outputs]
 
 # figure key in LeaderboardView.figures -> elem_id of its gr.Plot
 PLOTS = {
@@ -28,14 +34,13 @@ def _cell(text: str) -> str:
 
 
 def _model_cell(
-    services: AppServices, name: str, preliminary: bool, unrankable: bool
+    card: ModelCard | None, name: str, preliminary: bool, unrankable: bool
 ) -> tuple[str, str, str]:
     """(html cell, organization, license) for a model, using the endpoint file's metadata if present."""
     org = lic = link = ""
     # the model may have left the endpoint file since the snapshot: then there is no metadata
-    info = next((m for m in services.registry.models() if m.name == name), None)
-    if info is not None:
-        org, lic, link = info.organization or "", info.license or "", info.link or ""
+    if card is not None:
+        org, lic, link = card.organization or "", card.license or "", card.link or ""
     label = html.escape(name)
     if link.startswith(("http://", "https://")):
         label = (
@@ -50,13 +55,14 @@ def _model_cell(
     return f"<td>{label}</td>", org, lic
 
 
-def table_html(services: AppServices, view: Any) -> str:
+def table_html(services: AppServices, view: LeaderboardView) -> str:
     if not view.rows:
         return f"<p>{html.escape(view.message or 'No leaderboard yet.')}</p>"
     head = "".join(f"<th>{c}</th>" for c in COLUMNS)
+    cards = {card.name: card for card in services.catalogue()}
     body = []
     for row in view.rows:
-        model_cell, org, lic = _model_cell(services, row.model, row.preliminary, row.unrankable)
+        model_cell, org, lic = _model_cell(cards.get(row.model), row.model, row.preliminary, row.unrankable)
         ci = f"+{row.upper - row.rating:.0f} / -{row.rating - row.lower:.0f}"
         cls = ' class="lb-preliminary-row"' if row.preliminary else ""
         body.append(
@@ -74,7 +80,7 @@ def table_html(services: AppServices, view: Any) -> str:
     return f'<table class="lb-table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
-def summary_md(view: Any) -> str:
+def summary_md(view: LeaderboardView) -> str:
     if view.created_at is None:
         return view.message or "No leaderboard snapshot yet."
     updated = view.created_at.strftime("%Y-%m-%d %H:%M UTC") if isinstance(view.created_at, datetime) else "?"
@@ -87,7 +93,7 @@ def summary_md(view: Any) -> str:
     return text
 
 
-def build_leaderboard_tab(services: AppServices) -> tuple[Any, list[Any], list[Any]]:
+def build_leaderboard_tab(services: AppServices) -> tuple[ViewFn, list[Component], list[Component]]:
     """Returns (load function, inputs, outputs) so app.py can fill the tab on page load."""
     gr.Markdown("### 🏆 Leaderboard\nBradley-Terry ratings from anonymous battles (see the About tab).")
     with gr.Row():
@@ -102,17 +108,13 @@ def build_leaderboard_tab(services: AppServices) -> tuple[Any, list[Any], list[A
     for _key, (elem_id, label) in PLOTS.items():
         plots.append(gr.Plot(label=label, elem_id=elem_id))
 
-    def view_fn(style_control: bool, category: str) -> tuple[Any, ...]:
+    def view_fn(style_control: bool, category: str) -> Outputs:
         try:
             view = services.leaderboard_view(
                 category=category or "overall", style_control=bool(style_control)
             )
-        except ValueError as exc:  # an invalid category name: say what a valid one looks like
-            msg = html.escape(str(exc))
-            return (msg, f"<p>{msg}</p>", gr.update(), *[None for _ in PLOTS])
-        except Exception:
-            log.exception("cannot read the leaderboard snapshot")
-            msg = "The leaderboard could not be loaded (the database may be unavailable)."
+        except Exception as exc:  # an invalid category says what a valid one looks like; see failure_notice
+            msg = html.escape(failure_notice(exc))
             return (msg, f"<p>{msg}</p>", gr.update(), *[None for _ in PLOTS])
         choices = list(view.categories) or ["overall"]
         return (
@@ -122,8 +124,8 @@ def build_leaderboard_tab(services: AppServices) -> tuple[Any, list[Any], list[A
             *[view.figures.get(key) for key in PLOTS],
         )
 
-    inputs = [style_checkbox, category_dropdown]
-    outputs = [summary, table, category_dropdown, *plots]
+    inputs: list[Component] = [style_checkbox, category_dropdown]
+    outputs: list[Component] = [summary, table, category_dropdown, *plots]
     refresh.click(view_fn, inputs, outputs, api_name="leaderboard_view")
     style_checkbox.change(view_fn, inputs, outputs, api_visibility="private")
     category_dropdown.input(view_fn, inputs, outputs, api_visibility="private")

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import gradio as gr
 
+from arena_app.domain import BattleMode
 from arena_app.services.app_services import AppServices
 from arena_app.services.battle_state import BattleState
 from arena_app.ui.battle_common import build_panel, render, stream_updates, wire_common
-from arena_app.ui.common import identify, param_sliders
+from arena_app.ui.common import Outputs, identify, param_sliders
 
 INTRO = """### 👥 Compare two models of your choice
 Pick both models and the parameters, chat, and vote. Named votes are stored but not counted on the
@@ -19,7 +19,7 @@ anonymous leaderboard."""
 
 def build_side_by_side_tab(services: AppServices) -> None:
     service = services.named
-    names = services.picker.chat_names()
+    names = services.chat_model_names()
     with gr.Row():
         dropdown_a = gr.Dropdown(
             names, value=names[0] if names else None, label="Model A", elem_id="sbs-model-a", interactive=True
@@ -43,21 +43,21 @@ def build_side_by_side_tab(services: AppServices) -> None:
         top_p: float,
         max_new_tokens: float,
         request: gr.Request,
-    ) -> Iterator[tuple[Any, ...]]:
-        state = state or service.new_state("named")
+    ) -> Iterator[Outputs]:
+        state = state or service.new_state(BattleMode.NAMED)
         client = identify(services, request)
-        params = services.picker.user_params(temperature, top_p, int(max_new_tokens))
+        params = services.user_params(temperature, top_p, int(max_new_tokens))
 
         def run() -> Iterator[BattleState]:
             return service.send(state, text, client, models=[model_a, model_b], params=[params, params])
 
         yield from stream_updates(service, state, run, text)
 
-    def models_changed(state: BattleState | None) -> tuple[Any, ...]:
+    def models_changed(state: BattleState | None) -> Outputs:
         # A battle compares fixed models: changing either one starts a new round.
         if state is not None:
             service.stop(state)
-        return render(service, service.new_state("named"), notice="")
+        return render(service, service.new_state(BattleMode.NAMED), notice="")
 
     inputs = [
         panel.input,
@@ -70,4 +70,4 @@ def build_side_by_side_tab(services: AppServices) -> None:
     panel.input.submit(send, inputs, panel.outputs(), api_visibility="private", show_progress="hidden")
     for dropdown in (dropdown_a, dropdown_b):
         dropdown.input(models_changed, [panel.state], panel.outputs(), api_visibility="private")
-    wire_common(panel, services, service, "named")
+    wire_common(panel, services, service, BattleMode.NAMED)

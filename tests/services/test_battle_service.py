@@ -9,9 +9,10 @@ from collections.abc import Callable
 
 import pytest
 
-from arena_app.services.answers import InputRejected, NothingToDo, VoteRejected
+from arena_app.domain import BattleMode
 from arena_app.services.app_services import AppServices
 from arena_app.services.client_id import ClientIdentity
+from arena_app.services.errors import InputRejected, NothingToDo, VoteRejected
 from tests.fakes.openai_server import Reply
 from tests.services.conftest import Script
 from tests.services.helpers import drain, json_value, rows, side_of
@@ -256,8 +257,8 @@ def test_vote_and_regenerate_refusals(services: AppServices, client: ClientIdent
 def test_named_mode_uses_chosen_models_and_params(
     services: AppServices, client: ClientIdentity, fake_openai
 ) -> None:
-    params = services.picker.user_params(0.3, 0.9, 64)
-    state = services.named.new_state("named")
+    params = services.user_params(0.3, 0.9, 64)
+    state = services.named.new_state(BattleMode.NAMED)
     drain(services.named.send(state, "hi", client, models=["beta", "alpha"], params=[params, params]))
     assert [s.model for s in state.sides] == ["beta", "alpha"]
     bodies = [r.body for r in fake_openai.requests[-2:]]
@@ -265,7 +266,7 @@ def test_named_mode_uses_chosen_models_and_params(
     with pytest.raises(InputRejected, match="models are fixed"):  # e.g. a direct API call mid-battle
         drain(services.named.send(state, "again", client, models=["alpha", "beta"], params=[params, params]))
     assert len(state.turns) == 1
-    warmer = services.picker.user_params(0.9, 0.5, 80)
+    warmer = services.user_params(0.9, 0.5, 80)
     drain(services.named.send(state, "again", client, models=["beta", "alpha"], params=[warmer, warmer]))
     assert all(r.body["temperature"] == 0.9 for r in fake_openai.requests[-2:])
     answers = rows(services, "SELECT params FROM messages WHERE role = 'assistant' ORDER BY position, id")
@@ -274,7 +275,8 @@ def test_named_mode_uses_chosen_models_and_params(
     battle = rows(services, "SELECT * FROM battles")[0]
     assert battle["mode"] == "named" and battle["model_a"] == "beta"
     with pytest.raises(InputRejected, match="not available"):
-        drain(services.named.send(services.named.new_state("named"), "x", client, models=["beta", "nope"]))
+        fresh = services.named.new_state(BattleMode.NAMED)
+        drain(services.named.send(fresh, "x", client, models=["beta", "nope"]))
 
 
 def test_vote_stores_category_tags(services: AppServices, script: Script, client: ClientIdentity) -> None:
@@ -323,6 +325,7 @@ def test_failed_first_send_leaves_no_empty_battle(
     untouched and a retry starts a fresh battle."""
     from sqlalchemy.exc import OperationalError
 
+    from arena_app.services.errors import Unavailable
     from arena_app.storage import api
     from arena_app.storage.errors import DatabaseUnavailableError
 
@@ -333,8 +336,9 @@ def test_failed_first_send_leaves_no_empty_battle(
 
     state = services.battle.new_state()
     monkeypatch.setattr(api, "add_user_message", failing)
-    with pytest.raises(DatabaseUnavailableError):
+    with pytest.raises(Unavailable) as info:
         drain(services.battle.send(state, "hello", client))
+    assert isinstance(info.value.__cause__, DatabaseUnavailableError)  # translated at the service boundary
     assert state.battle_id is None and state.sides == [] and state.turns == []
     assert rows(services, "SELECT id FROM battles") == []
     assert rows(services, "SELECT id FROM conversations") == []

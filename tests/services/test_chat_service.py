@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from arena_app.services.answers import InputRejected, NothingToDo
 from arena_app.services.app_services import AppServices
 from arena_app.services.client_id import ClientIdentity
+from arena_app.services.errors import InputRejected, NothingToDo
 from tests.fakes.openai_server import Reply
 from tests.services.conftest import Script
 from tests.services.helpers import drain, json_value, rows
@@ -19,7 +19,7 @@ def test_chat_send_feedback_and_regenerate(
     state = chat.new_state()
     with pytest.raises(NothingToDo, match="no answer"):
         chat.feedback(state, "upvote", client)
-    params = services.picker.user_params(0.2, 0.8, 32)
+    params = services.user_params(0.2, 0.8, 32)
     script.set("alpha-up", Reply.text("first answer"))
     drain(chat.send(state, "hello", "alpha", params, client))
     assert state.turns == [("hello", "first answer")]
@@ -48,7 +48,7 @@ def test_chat_send_feedback_and_regenerate(
     msgs = rows(services, "SELECT * FROM messages WHERE role = 'assistant' ORDER BY id")
     assert [m["superseded"] for m in msgs] == [True, False]
 
-    hotter = services.picker.user_params(1.1, 0.5, 48)  # parameters changed before the next turn
+    hotter = services.user_params(1.1, 0.5, 48)  # parameters changed before the next turn
     drain(chat.send(state, "follow-up", "alpha", hotter, client))
     sent = [m["content"] for m in fake_openai.requests[-1].body["messages"]]
     assert sent == ["hello", "second answer", "follow-up"]
@@ -71,7 +71,7 @@ def test_chat_stop_keeps_partial_answer(
     chat = services.chat
     script.set("beta-up", Reply.text(" ".join(f"t{i}" for i in range(80)), chunk_delay=0.05))
     state = chat.new_state()
-    params = services.picker.user_params(0.7, 1.0, 64)
+    params = services.user_params(0.7, 1.0, 64)
     stopped = False
     for st in chat.send(state, "go", "beta", params, client):
         if not stopped and len(st.live) > 8:
@@ -85,7 +85,7 @@ def test_chat_stop_keeps_partial_answer(
 
 def test_chat_unknown_model_and_error(services: AppServices, script: Script, client: ClientIdentity) -> None:
     chat = services.chat
-    params = services.picker.user_params(0.7, 1.0, 64)
+    params = services.user_params(0.7, 1.0, 64)
     with pytest.raises(InputRejected, match="not available"):
         drain(chat.send(chat.new_state(), "hi", "nope", params, client))
     script.push("alpha-up", Reply.error(401, "invalid key"))
@@ -103,15 +103,16 @@ def test_chat_send_storage_failure_leaves_no_dangling_conversation(
     services: AppServices, client: ClientIdentity, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A failed first send rolls the new conversation back; the retry must create a fresh one. The
-    driver's own error (what a lost connection raises) comes out as DatabaseUnavailableError, the error
-    the UI turns into "the database is not available"."""
+    driver's own error (what a lost connection raises) comes out as DatabaseUnavailableError, which the
+    service translates into Unavailable, the error the UI turns into "the database is not available"."""
     from sqlalchemy.exc import OperationalError
 
+    from arena_app.services.errors import Unavailable
     from arena_app.storage import api
     from arena_app.storage.errors import DatabaseUnavailableError
 
     chat = services.chat
-    params = services.picker.user_params(0.7, 1.0, 64)
+    params = services.user_params(0.7, 1.0, 64)
     state = chat.new_state()
     real = api.add_user_message
 
@@ -119,8 +120,9 @@ def test_chat_send_storage_failure_leaves_no_dangling_conversation(
         raise OperationalError("INSERT INTO messages ...", {}, Exception("server closed the connection"))
 
     monkeypatch.setattr(api, "add_user_message", failing)
-    with pytest.raises(DatabaseUnavailableError):
+    with pytest.raises(Unavailable) as info:
         drain(chat.send(state, "hello", "alpha", params, client))
+    assert isinstance(info.value.__cause__, DatabaseUnavailableError)  # translated at the service boundary
     assert state.conversation_id is None and state.turns == []
     assert rows(services, "SELECT * FROM conversations") == []
 

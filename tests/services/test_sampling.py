@@ -66,8 +66,8 @@ def test_registry_rules_chat_only_and_zero_weight_never_battle(
         seen.update([a.name, b.name])
     assert set(seen) == {"alpha", "beta", "heavy"}
     assert seen["heavy"] > seen["alpha"]
-    assert "heavy" not in services.picker.chat_names()  # anony_only: battles only
-    assert "gamma" in services.picker.chat_names()
+    assert "heavy" not in services.chat_model_names()  # anony_only: battles only
+    assert "gamma" in services.chat_model_names()
 
 
 def test_battles_use_the_operator_token_limit_unless_the_entry_sets_one(

@@ -1,0 +1,197 @@
+"""Stream the answers of one turn at once (one per side), each read by one thread of its own, into
+snapshots for the UI.
+
+Each answer's thread asks the registry for the answer, pushes its text as it arrives and, the moment the
+answer ends (finished, failed or stopped), stores it and pushes its outcome, so a closed browser tab never
+loses a partial answer. The consumer's thread (the UI event) waits on the shared queue, enforcing every
+answer's deadlines and the cancel event meanwhile (:class:`~arena_app.providers.answer_threads.AnswerFeed`),
+and yields a snapshot per batch of updates: a slow side never stalls the other.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import Protocol
+
+from arena_app.domain import FinishReason
+from arena_app.providers.answer_threads import AnswerFeed
+from arena_app.providers.attempts import AnswerControl
+from arena_app.providers.base import ChatMessage, Completion, GenerationParams, TextDelta
+from arena_app.providers.errors import Cancelled, ProviderError
+
+log = logging.getLogger(__name__)
+
+#: At most one update per this many seconds while text streams (each update re-renders the chats, so
+#: this is the knob for the UI's CPU cost per streamed answer); a finished answer is reported at once.
+MIN_UPDATE_INTERVAL_S = 0.04
+
+
+class AnswerSource(Protocol):
+    """The registry's :meth:`~arena_app.providers.registry.ModelRegistry.answer`."""
+
+    def answer(
+        self,
+        name: str,
+        messages: list[ChatMessage],
+        params: GenerationParams | None,
+        control: AnswerControl,
+        on_text: Callable[[TextDelta], None],
+    ) -> Completion: ...
+
+
+@dataclass(frozen=True)
+class SideJob:
+    label: str  # "Model A" — used in error messages shown to the user
+    model: str
+    messages: list[ChatMessage]
+    params: GenerationParams
+
+
+@dataclass
+class SideOutcome:
+    """How one side's answer ended. ``finish_reason``: a :class:`FinishReason` or a provider's value."""
+
+    text: str
+    finish_reason: str
+    error: str | None
+    created_at: datetime
+    finished_at: datetime
+    ttft_s: float | None
+    duration_s: float
+    output_tokens: int | None
+    message_id: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.finish_reason != FinishReason.ERROR
+
+
+@dataclass
+class StreamSnapshot:
+    texts: list[str]
+    outcomes: list[SideOutcome | None] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        return all(o is not None for o in self.outcomes)
+
+
+PersistFn = Callable[[int, SideOutcome], int | None]
+_Item = str | SideOutcome  # what an answer's thread pushes: a piece of text, then its outcome
+
+
+def _answer_side(
+    index: int,
+    job: SideJob,
+    registry: AnswerSource,
+    persist: PersistFn,
+    control: AnswerControl,
+    put: Callable[[_Item], None],
+) -> None:
+    """One side's answer, in its own thread: stream it, store it, push its outcome."""
+    created = datetime.now(UTC)
+    start = time.monotonic()
+    first: float | None = None
+    parts: list[str] = []
+
+    def on_text(delta: TextDelta) -> None:
+        nonlocal first
+        if first is None:
+            first = time.monotonic() - start
+        parts.append(delta.text)
+        put(delta.text)
+
+    completion: Completion | None = None
+    finish: str = FinishReason.STOP
+    error: str | None = None
+    try:
+        completion = registry.answer(job.model, job.messages, job.params, control, on_text)
+        finish = completion.finish_reason or FinishReason.STOP
+    except Cancelled:
+        finish = FinishReason.STOPPED
+    except ProviderError as exc:
+        finish, error = FinishReason.ERROR, exc.for_side(job.label)
+    except Exception:  # a bug or unexpected library error: the user still gets a clear, safe message
+        log.exception("unexpected error while streaming %s", job.label)
+        finish, error = FinishReason.ERROR, _unexpected(job)
+    outcome = SideOutcome(
+        text="".join(parts),
+        finish_reason=finish,
+        error=error,
+        created_at=created,
+        finished_at=datetime.now(UTC),
+        ttft_s=completion.ttft_s if completion and completion.ttft_s is not None else first,
+        duration_s=completion.total_s if completion else time.monotonic() - start,
+        output_tokens=completion.output_tokens if completion else None,
+    )
+    try:
+        outcome.message_id = persist(index, outcome)
+    except Exception:
+        log.exception("could not store the answer of %s", job.label)
+        if outcome.error is None:
+            outcome.finish_reason = FinishReason.ERROR
+            outcome.error = f"{job.label}'s answer could not be stored; please regenerate."
+    put(outcome)
+
+
+def _unexpected(job: SideJob) -> str:
+    return f"{job.label} failed with an unexpected server error."
+
+
+def stream_sides(
+    registry: AnswerSource,
+    jobs: Sequence[SideJob],
+    cancel: threading.Event,
+    persist: PersistFn,
+) -> Iterator[StreamSnapshot]:
+    """Yield snapshots of all sides' text as it arrives; the last snapshot has every outcome set.
+
+    Closing the generator early (the client went away) cancels every answer; their threads still store
+    what they have.
+    """
+    feed: AnswerFeed[_Item] = AnswerFeed(cancel)
+    for i, job in enumerate(jobs):
+        feed.start(i, partial(_answer_side, i, job, registry, persist), name=f"answer-{i}")
+    snap = StreamSnapshot(texts=["" for _ in jobs], outcomes=[None for _ in jobs])
+    last_update = -MIN_UPDATE_INTERVAL_S
+    try:
+        while not snap.done:
+            got = feed.get()
+            assert got is not None  # no timeout given
+            batch = [got]
+            # coalesce what arrives until the update interval is over; a finished side is shown at once
+            while isinstance(batch[-1][1], str):
+                more = feed.get(timeout=max(0.0, last_update + MIN_UPDATE_INTERVAL_S - time.monotonic()))
+                if more is None:
+                    break
+                batch.append(more)
+            for index, item in batch:
+                _apply(snap, index, item, jobs[index])
+            last_update = time.monotonic()
+            yield snap
+    finally:
+        if not snap.done:
+            cancel.set()
+            feed.abort()
+        feed.close()
+
+
+def _apply(snap: StreamSnapshot, index: int, item: _Item | BaseException, job: SideJob) -> None:
+    if isinstance(item, SideOutcome):
+        snap.outcomes[index] = item
+        snap.texts[index] = item.text
+    elif isinstance(item, BaseException):  # _answer_side itself failed (a bug): the side ends in error
+        log.error("the answer thread of %s failed", job.label, exc_info=item)
+        now = datetime.now(UTC)
+        text = snap.texts[index]
+        snap.outcomes[index] = SideOutcome(
+            text, FinishReason.ERROR, _unexpected(job), now, now, None, 0.0, None
+        )
+    else:
+        snap.texts[index] += item

@@ -1,0 +1,51 @@
+"""AppServices as the UI's one entrance: model catalogue, pickable names, user parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from arena_app.services.app_services import AppServices
+from arena_app.services.catalogue import ModelCard
+from tests.services.conftest import endpoints_for
+
+
+def test_catalogue_describes_every_model_without_upstream_details(
+    make_services: Callable[..., AppServices], fake_openai
+) -> None:
+    endpoints = endpoints_for(
+        fake_openai.base_url,
+        gamma={
+            "model_name": "gamma-up",
+            "battle": False,
+            "license": "Apache-2.0",
+            "link": "https://example.org/gamma",
+            "description": "A chat-only model.",
+        },
+        heavy={"model_name": "heavy-up", "anony_only": True},
+    )
+    services = make_services(endpoints)
+    cards = services.catalogue()
+    assert [c.name for c in cards] == ["alpha", "beta", "gamma", "heavy"]  # endpoint-file order
+    gamma = cards[2]
+    assert gamma == ModelCard(
+        name="gamma",
+        organization=None,
+        license="Apache-2.0",
+        link="https://example.org/gamma",
+        description="A chat-only model.",
+        battle=False,
+        chat=True,
+    )
+    assert cards[0].organization == "Alphacorp" and cards[0].battle and cards[0].chat
+    assert not cards[3].chat  # anony_only: battles only
+    blob = repr(cards)
+    for hidden in ("alpha-up", "gamma-up", "sk-test-secret", str(fake_openai.port)):
+        assert hidden not in blob
+    assert services.chat_model_names() == ["alpha", "beta", "gamma"]
+
+
+def test_user_params_are_clamped_to_the_allowed_ranges(make_services: Callable[..., AppServices]) -> None:
+    services = make_services(max_new_tokens=100)
+    params = services.user_params(temperature=9.0, top_p=-1.0, max_new_tokens=10_000)
+    assert (params.temperature, params.top_p, params.max_new_tokens) == (2.0, 0.0, 400)
+    assert services.user_params(0.3, 0.9, 0).max_new_tokens == 1
