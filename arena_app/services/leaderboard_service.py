@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from arena_app.services.battle_files import FileBattles, read_battles
-from arena_app.services.gc_pause import gc_paused
+from arena_app.files.battle_files import FileBattles, read_battles
+from arena_app.files.gc_pause import gc_paused
 from arena_app.storage import api
 from arena_app.storage import leaderboard_queries as q
 from arena_app.storage.db import session_scope

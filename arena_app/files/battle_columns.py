@@ -1,6 +1,6 @@
 """Column chunks of a battles file -> compact numpy code arrays, filtered, with the drop counts.
 
-Used by :mod:`arena_app.services.battle_files` (which reads the chunks and keeps the time order). Model
+Used by :mod:`arena_app.files.battle_files` (which reads the chunks and keeps the time order). Model
 names are numbered as they appear and renumbered by name at the end; winners map to FastChat's outcome
 codes, anything else is counted as unknown.
 """
@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from arena_app.services.battle_readers import BattleFileError
-from arena_app.services.csv_fast import Block, Factor
+from arena_app.files.battle_readers import BattleFileError
+from arena_app.files.csv_fast import Block, Factor
 from leaderboard.categories import MULTI_TURN, category_filter
 from leaderboard.data import OUTCOME_CODES
 

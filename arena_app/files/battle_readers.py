@@ -1,6 +1,6 @@
-"""Readers of battles files, yielding column chunks (see :mod:`arena_app.services.battle_files`).
+"""Readers of battles files, yielding column chunks (see :mod:`arena_app.files.battle_files`).
 
-CSV: our export's layout goes through the numpy block parser (:mod:`arena_app.services.csv_fast`), anything
+CSV: our export's layout goes through the numpy block parser (:mod:`arena_app.files.csv_fast`), anything
 else through the csv module; JSON (a FastChat clean_battle array) through orjson when installed (a gradio
 dependency) else the stdlib; JSON Lines in chunks of lines parsed as one array.
 """
@@ -19,7 +19,7 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any
 
-from arena_app.services.csv_fast import Block, parse_block
+from arena_app.files.csv_fast import Block, parse_block
 
 CHUNK_ROWS = 200_000
 FORMATS = ("csv", "json", "jsonl")
@@ -60,7 +60,7 @@ BLOCK_BYTES = 16 << 20
 
 def csv_chunks(path: Path, *, fast: bool, want_turn: bool = False) -> Iterator[dict[str, Any]]:
     """Column chunks. On our export's layout the fast path parses 16 MB blocks with numpy
-    (:mod:`arena_app.services.csv_fast`) and yields ``{"_block": Block}``; other layouts, and blocks with
+    (:mod:`arena_app.files.csv_fast`) and yields ``{"_block": Block}``; other layouts, and blocks with
     quoting, go through the csv module."""
     with path.open("rb") as fh:
         header_line = fh.readline().decode("utf-8-sig")

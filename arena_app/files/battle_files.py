@@ -1,7 +1,7 @@
 """Read battles files for ``arena leaderboard fit``: FastChat ``clean_battle_*.json`` (a JSON array),
 JSON Lines (FastChat-style objects or our export's rows), and our CSV export.
 
-Readers (:mod:`arena_app.services.battle_readers`) yield column chunks; this module turns them into compact
+Readers (:mod:`arena_app.files.battle_readers`) yield column chunks; this module turns them into compact
 numpy code arrays with per-distinct-value look-ups, filters them and keeps the file's time order (or sorts
 by timestamp when the file is not in order). Rows are dropped, and counted, when
 they are not anonymous (unless ``keep_named``), carry an ``excluded_reason``, are outside the category,
@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from arena_app.services.battle_columns import BattleAccumulator, FileBattles, NeedsSort
-from arena_app.services.battle_readers import (  # noqa: F401 (BattleFileError is re-exported)
+from arena_app.files.battle_columns import BattleAccumulator, FileBattles, NeedsSort
+from arena_app.files.battle_readers import (  # noqa: F401 (BattleFileError is re-exported)
     FORMATS,
     BattleFileError,
     NotFlatJSON,
@@ -26,7 +26,7 @@ from arena_app.services.battle_readers import (  # noqa: F401 (BattleFileError i
     json_chunks,
     jsonl_chunks,
 )
-from arena_app.services.gc_pause import gc_paused
+from arena_app.files.gc_pause import gc_paused
 from leaderboard.categories import OVERALL, category_filter
 
 
