@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from arena_app.domain import OUTCOME_CODES
 from arena_app.files.battle_readers import BattleFileError
 from arena_app.files.csv_fast import Block, Factor
 from leaderboard.categories import MULTI_TURN, category_filter
-from leaderboard.data import OUTCOME_CODES
 
 
 @dataclass
