@@ -197,7 +197,7 @@ def _recompute(args: argparse.Namespace, settings: ArenaSettings) -> int:
             continue
         print(
             f"category {out.category}: {out.vote_count:,} votes, {len(res.models)} models, "
-            f"{res.params['ci']} intervals, snapshot {out.snapshot_id}, {out.seconds:.1f} s"
+            f"{res.params.ci} intervals, snapshot {out.snapshot_id}, {out.seconds:.1f} s"
         )
         print(
             format_table(
@@ -208,7 +208,7 @@ def _recompute(args: argparse.Namespace, settings: ArenaSettings) -> int:
             )
         )
         if res.style:
-            coefs = ", ".join(f"{k} {v:+.3f}" for k, v in res.style["coefficients"].items())
+            coefs = ", ".join(f"{k} {v:+.3f}" for k, v in res.style.coefficients.items())
             print(f"style coefficients: {coefs}")
         print()
     return 0
@@ -260,20 +260,20 @@ def _fit(args: argparse.Namespace, settings: ArenaSettings) -> int:
 
 def _show(args: argparse.Namespace, settings: ArenaSettings) -> int:
     from arena_app.services.leaderboard_output import check_out_path, format_table, write_ratings
-    from arena_app.storage import api, migrate
+    from arena_app.services.leaderboard_service import latest_snapshot
+    from arena_app.services.leaderboard_votes import checked_category
+    from arena_app.storage import migrate
     from arena_app.storage.db import database_errors, make_engine, make_session_factory
-    from leaderboard.categories import validate_category
-    from leaderboard.compute import LeaderboardResult
 
-    validate_category(args.category)
+    checked_category(args.category)
     if args.out:
         check_out_path(args.out)
     url = settings.database_url
     engine = make_engine(url)
     try:
         migrate.require_current_schema(url)
-        with database_errors(url), make_session_factory(engine)() as s:
-            snap = api.latest_snapshot(s, args.category)
+        with database_errors(url):
+            snap = latest_snapshot(make_session_factory(engine), args.category)
     finally:
         engine.dispose()
     if snap is None:
@@ -281,7 +281,7 @@ def _show(args: argparse.Namespace, settings: ArenaSettings) -> int:
             f"no snapshot for category {args.category!r}: run `arena leaderboard recompute`", file=sys.stderr
         )
         return 1
-    res = LeaderboardResult.from_json(snap.result)
+    res = snap.result
     if args.style_control and not res.style:
         print(
             "this snapshot has no style-controlled ratings: recompute with --style-control", file=sys.stderr
@@ -289,9 +289,9 @@ def _show(args: argparse.Namespace, settings: ArenaSettings) -> int:
         return 1
     print(
         f"category {snap.category}: {snap.vote_count:,} votes, snapshot {snap.id} of "
-        f"{snap.created_at:%Y-%m-%d %H:%M:%S} UTC, params {snap.params}"
+        f"{snap.created_at:%Y-%m-%d %H:%M:%S} UTC, params {snap.params.to_json()}"
     )
-    min_votes = int(snap.params.get("min_votes", 0))
+    min_votes = snap.params.compute.min_votes
     print(format_table(res, style=args.style_control, min_votes=min_votes, limit=_limit(args)))
     if args.out:
         n = write_ratings(res, args.out, style=args.style_control, min_votes=min_votes)

@@ -5,42 +5,80 @@ from __future__ import annotations
 import csv
 import json
 import math
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from arena_app.files.output_files import atomic_text_file, check_output_path
-from leaderboard.compute import LeaderboardResult
+from leaderboard.result import LeaderboardResult
+
+OUT_COLUMNS = ("model", "rating", "lower", "upper", "rank_ub", "votes", "online_elo")
+STYLE_COLUMNS = ("style_rating", "style_lower", "style_upper")
+
+Cell = str | int | float | None
 
 
-def table_rows(result: LeaderboardResult, *, style: bool = False, min_votes: int = 0) -> list[dict[str, Any]]:
-    """Rows (dicts) in rating order; models below ``min_votes`` left out. With ``style`` the style columns are
-    added (the table stays in raw-rating order; style rank in ``style_rank_ub``)."""
+@dataclass(frozen=True)
+class TableRow:
+    """One model's row; the style fields are None without style (not asked for, or no style fit)."""
+
+    model: str
+    rating: float
+    lower: float
+    upper: float
+    rank_ub: int
+    votes: int
+    online_elo: float
+    style_rating: float | None = None
+    style_lower: float | None = None
+    style_upper: float | None = None
+    style_rank_ub: int | None = None
+
+    def cells(self, columns: tuple[str, ...]) -> dict[str, Cell]:
+        """The named columns, JSON-ready: non-finite numbers as None, others rounded to 4 digits."""
+        values: dict[str, Cell] = {
+            "model": self.model,
+            "rating": self.rating,
+            "lower": self.lower,
+            "upper": self.upper,
+            "rank_ub": self.rank_ub,
+            "votes": self.votes,
+            "online_elo": self.online_elo,
+            "style_rating": self.style_rating,
+            "style_lower": self.style_lower,
+            "style_upper": self.style_upper,
+            "style_rank_ub": self.style_rank_ub,
+        }
+        return {c: _rounded(values[c]) for c in columns}
+
+
+def table_rows(result: LeaderboardResult, *, style: bool = False, min_votes: int = 0) -> list[TableRow]:
+    """Rows in rating order; models below ``min_votes`` left out. With ``style`` the style columns are
+    filled when the result has a style fit (the table stays in raw-rating order; style rank in
+    ``style_rank_ub``)."""
+    st = result.style
     out = []
     for i, model in enumerate(result.models):
         if result.votes[i] < min_votes:
             continue
-        row: dict[str, Any] = {
-            "model": model,
-            "rating": result.rating[i],
-            "lower": result.lower[i],
-            "upper": result.upper[i],
-            "rank_ub": result.rank_ub[i],
-            "votes": result.votes[i],
-            "online_elo": result.online_elo[i],
-        }
-        if style:
-            st = result.style or {}
-            for key in ("rating", "lower", "upper", "rank_ub"):
-                values = st.get(key)
-                row[f"style_{key}"] = values[i] if values else None
+        row = TableRow(
+            model,
+            result.rating[i],
+            result.lower[i],
+            result.upper[i],
+            result.rank_ub[i],
+            result.votes[i],
+            result.online_elo[i],
+        )
+        if style and st is not None:
+            row = replace(
+                row,
+                style_rating=st.rating[i],
+                style_lower=st.lower[i],
+                style_upper=st.upper[i],
+                style_rank_ub=st.rank_ub[i],
+            )
         out.append(row)
     return out
-
-
-OUT_COLUMNS = ("model", "rating", "lower", "upper", "rank_ub", "votes", "online_elo")
-STYLE_COLUMNS = ("style_rating", "style_lower", "style_upper")
 
 
 def check_out_path(out: Path) -> str:
@@ -59,7 +97,7 @@ def write_ratings(result: LeaderboardResult, out: Path, *, style: bool = False, 
     suffix = check_out_path(out)
     rows = table_rows(result, style=style, min_votes=min_votes)
     columns = OUT_COLUMNS + (STYLE_COLUMNS if style else ())
-    clean = [{c: _json_value(r.get(c)) for c in columns} for r in rows]
+    clean = [r.cells(columns) for r in rows]
     with atomic_text_file(out) as fh:
         if suffix == ".csv":
             w = csv.DictWriter(fh, fieldnames=list(columns))
@@ -71,9 +109,7 @@ def write_ratings(result: LeaderboardResult, out: Path, *, style: bool = False, 
     return len(rows)
 
 
-def _json_value(v: Any) -> Any:
+def _rounded(v: Cell) -> Cell:
     if isinstance(v, float):
         return None if not math.isfinite(v) else round(v, 4)
-    if isinstance(v, np.generic):
-        return v.item()
     return v

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import Engine
@@ -18,6 +18,9 @@ from arena_app.services.sampling import ModelPicker
 from arena_app.settings import ArenaSettings
 from arena_app.storage import api
 from arena_app.storage.db import make_engine, make_session_factory, session_scope
+
+if TYPE_CHECKING:  # the leaderboard service (numpy, plotly) is imported when the view is first asked for
+    from arena_app.services.leaderboard_service import LeaderboardView
 
 
 @dataclass
@@ -37,7 +40,7 @@ class AppServices:
     ) -> ClientIdentity:
         return self.identifier.identify(peer, headers, session_key)
 
-    def leaderboard_view(self, category: str = "overall", style_control: bool = False) -> Any:
+    def leaderboard_view(self, category: str = "overall", style_control: bool = False) -> LeaderboardView:
         """The latest snapshot view (never fits). See docs/leaderboard.md."""
         from arena_app.services.leaderboard_service import latest_view
 

@@ -6,10 +6,9 @@ The files are written by :mod:`arena_app.files.leaderboard_files` (re-exported h
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from arena_app.files.leaderboard_files import check_out_path, table_rows, write_ratings
-from leaderboard.compute import LeaderboardResult
+from leaderboard.result import LeaderboardResult
 
 __all__ = ["check_out_path", "format_table", "write_ratings"]
 
@@ -23,19 +22,17 @@ def format_table(
         head += f"  {'style':>8} {'style CI':>15}"
     lines = [head, "-" * len(head)]
     for r in rows:
-        ci = f"{_f(r['lower'])}..{_f(r['upper'])}"
-        elo = _f(r["online_elo"], 0)
-        line = (
-            f"{r['rank_ub']:>4}  {r['model'][:40]:<40} {_f(r['rating']):>8} {ci:>15} {r['votes']:>9} {elo:>7}"
-        )
+        ci = f"{_f(r.lower)}..{_f(r.upper)}"
+        elo = _f(r.online_elo, 0)
+        line = f"{r.rank_ub:>4}  {r.model[:40]:<40} {_f(r.rating):>8} {ci:>15} {r.votes:>9} {elo:>7}"
         if style:
-            sci = f"{_f(r['style_lower'])}..{_f(r['style_upper'])}"
-            line += f"  {_f(r['style_rating']):>8} {sci:>15}"
+            sci = f"{_f(r.style_lower)}..{_f(r.style_upper)}"
+            line += f"  {_f(r.style_rating):>8} {sci:>15}"
         lines.append(line)
     return "\n".join(lines)
 
 
-def _f(v: Any, digits: int = 1) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+def _f(v: float | None, digits: int = 1) -> str:
+    if v is None or math.isnan(v):
         return "-"
     return f"{v:.{digits}f}"

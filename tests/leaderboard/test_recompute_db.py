@@ -8,7 +8,8 @@ from sqlalchemy import Integer, literal, null, select, text
 from sqlalchemy.orm import Session
 
 from arena_app.cli.main import main
-from arena_app.services.leaderboard_service import RecomputeParams, latest_view, recompute, vote_selection
+from arena_app.services.leaderboard_service import RecomputeParams, latest_view, recompute
+from arena_app.services.leaderboard_votes import vote_selection
 from arena_app.storage import leaderboard_queries as q
 from arena_app.storage.db import make_engine, make_session_factory
 from arena_app.storage.pg_copy_rows import CopyFormatError, copy_int4_columns
@@ -52,9 +53,9 @@ def test_recompute_counts_only_anonymous_unexcluded_votes_and_matches_in_memory_
         np.testing.assert_allclose(got.result.rating, want.rating, atol=1e-9)
         np.testing.assert_allclose(got.result.lower, want.lower, atol=1e-9)
         np.testing.assert_allclose(got.result.online_elo, want.online_elo, atol=1e-9)
-        np.testing.assert_allclose(got.result.style["rating"], want.style["rating"], atol=1e-7)
+        np.testing.assert_allclose(got.result.style.rating, want.style.rating, atol=1e-7)
     # tokens favour the longer answer in the simulation: style control must see it
-    assert by_cat["overall"].result.style["coefficients"]["tokens"] > 0.05
+    assert by_cat["overall"].result.style.coefficients["tokens"] > 0.05
 
 
 def test_sql_group_by_path_gives_the_same_fit_as_the_row_path(seeded):
