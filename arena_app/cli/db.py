@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from arena_app.services.operator import downgrade_schema, schema_status, upgrade_schema
 from arena_app.settings import ArenaSettings
-from arena_app.storage.db import safe_url
 
 
 def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -34,43 +34,18 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     cur.set_defaults(func=_current)
 
 
-def _describe(rev: str | None) -> str:
-    from arena_app.storage import migrate  # alembic imports slowly: load it only when needed
-
-    if rev is None:
-        return "none (empty database; run `arena db upgrade`)"
-    head = migrate.head_revision()  # reads every migration script: once
-    return f"{rev} (head)" if rev == head else f"{rev} (behind head {head})"
-
-
 def _upgrade(args: argparse.Namespace, settings: ArenaSettings) -> int:
-    from arena_app.storage import migrate  # alembic imports slowly: load it only when needed
-
-    migrate.upgrade(settings.database_url, args.revision)
-    print(
-        f"{safe_url(settings.database_url)}: at revision {_describe(migrate.current(settings.database_url))}"
-    )
+    status = upgrade_schema(settings.database_url, args.revision)
+    print(f"{status.database}: at revision {status.describe()}")
     return 0
 
 
 def _downgrade(args: argparse.Namespace, settings: ArenaSettings) -> int:
-    from arena_app.storage import migrate  # alembic imports slowly: load it only when needed
-
-    missing = migrate.missing_sqlite_file(settings.database_url)
-    if missing is not None:
-        raise migrate.MigrationError(f"database file {missing} does not exist (check --database-url)")
-    migrate.downgrade(settings.database_url, args.revision)
-    rev = migrate.current(settings.database_url)
-    print(f"{safe_url(settings.database_url)}: at revision {rev or 'base (no tables)'}")
+    status = downgrade_schema(settings.database_url, args.revision)
+    print(f"{status.database}: at revision {status.revision or 'base (no tables)'}")
     return 0
 
 
 def _current(args: argparse.Namespace, settings: ArenaSettings) -> int:
-    from arena_app.storage import migrate  # alembic imports slowly: load it only when needed
-
-    missing = migrate.missing_sqlite_file(settings.database_url)
-    if missing is not None:  # reading the revision would create an empty file at a mistyped path
-        print(f"none (no database file at {missing}; `arena db upgrade` creates it)")
-        return 0
-    print(_describe(migrate.current(settings.database_url)))
+    print(schema_status(settings.database_url).describe())
     return 0

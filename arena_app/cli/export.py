@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from arena_app.services.export import FORMATS, MODES, ExportOptions, export_votes, parse_when
+from arena_app.services.operator import operator_database
 from arena_app.settings import ArenaSettings
-from arena_app.storage.db import database_errors, make_engine, make_session_factory
 
 
 def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -70,24 +70,18 @@ def _export_votes(args: argparse.Namespace, settings: ArenaSettings) -> int:
         with_conversations=args.with_conversations,
     )
     options.vote_filter()  # validate before touching the database
-    url = settings.database_url
-    from arena_app.storage import migrate  # alembic imports slowly: load it only when needed
-
-    migrate.require_current_schema(url)  # before the engine, so a refused database leaves nothing to dispose
-    engine = make_engine(url)
     tty = sys.stderr.isatty()
-    try:
-        with database_errors(url):
+    with operator_database(settings.database_url) as session_factory:
+        try:
             rows = export_votes(
-                make_session_factory(engine),
+                session_factory,
                 args.out,
                 options,
                 progress=_TtyProgress() if tty else None,
                 count_total=tty,
             )
-    finally:
-        engine.dispose()
-        if tty:
-            sys.stderr.write("\n")
+        finally:
+            if tty:
+                sys.stderr.write("\n")
     print(f"exported {rows} votes to {args.out}", file=sys.stderr)
     return 0

@@ -39,6 +39,7 @@ from leaderboard.result import SnapshotParams
 
 __all__ = [
     "ALL_CATEGORIES",
+    "ComputeParams",
     "FileFitOutcome",
     "InvalidLeaderboardRequest",
     "LeaderboardRow",
@@ -46,6 +47,7 @@ __all__ = [
     "RecomputeOutcome",
     "RecomputeParams",
     "StoredSnapshot",
+    "checked_category",
     "fit_file",
     "latest_snapshot",
     "latest_view",

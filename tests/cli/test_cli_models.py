@@ -11,6 +11,7 @@ import pytest
 
 from arena_app.cli import models as models_cli
 from arena_app.cli.settings_flags import settings_overrides, settings_parent_parser
+from arena_app.services.errors import NotFound, Refused
 from arena_app.settings import load_settings
 from tests.fakes.anthropic_server import AnthropicFakeServer
 from tests.fakes.openai_server import OpenAIFakeServer, Reply
@@ -121,7 +122,17 @@ def test_check_reports_each_endpoint_and_fails_when_one_fails(
 
 def test_missing_endpoint_file_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(FileNotFoundError, match="no endpoint file: pass --endpoints-file"):
+    with pytest.raises(NotFound, match="no endpoint file: pass --endpoints-file"):
         run(["models"])
-    with pytest.raises(ValueError, match="file not found"):
+    with pytest.raises(Refused, match="file not found"):
         run(["models", "--endpoints-file", str(tmp_path / "nope.json")])
+
+
+def test_checking_an_unknown_model_sends_nothing(
+    tmp_path: Path, servers: tuple[OpenAIFakeServer, AnthropicFakeServer]
+) -> None:
+    o, a = servers
+    path = write_file(tmp_path, o.base_url, a.base_url)
+    with pytest.raises(NotFound, match="unknown model 'nope'; known models: gpt-local, claude-x, needs-key"):
+        run(["models", "check", "gpt-local", "nope", "--endpoints-file", str(path)])
+    assert o.requests == [] and a.requests == []
