@@ -7,25 +7,34 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from arena_app.cli.leaderboard_flags import TtyProgress, add_compute_flags, compute_params
+from arena_app.cli.settings_flags import add_command
 from arena_app.settings import ArenaSettings
 
 # The leaderboard service loads numpy, scipy and plotly: the handlers import it, so `arena --help` stays fast.
 if TYPE_CHECKING:
+    from arena_app.cli.settings_flags import Subcommands
     from arena_app.services.leaderboard_service import FileFitOutcome, RecomputeOutcome, RecomputeParams
 
 FILE_FORMATS = ("csv", "json", "jsonl")
 
 
-def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
-    lb = sub.add_parser("leaderboard", parents=parents, help="compute and show the leaderboard")
+# min_votes: printed and written tables leave out models with fewer votes (snapshots mark them preliminary)
+RECOMPUTE_SETTINGS = ("database_url", "min_votes")
+FIT_SETTINGS = ("min_votes",)  # a battles file: no database
+SHOW_SETTINGS = ("database_url",)  # the snapshot's own min_votes applies
+
+
+def register(sub: Subcommands) -> None:
+    lb = add_command(sub, "leaderboard", settings=RECOMPUTE_SETTINGS, help="compute and show the leaderboard")
     what = lb.add_subparsers(dest="leaderboard_command", metavar="ACTION", required=True)
 
-    rc = what.add_parser(
+    rc = add_command(
+        what,
         "recompute",
-        parents=parents,
+        settings=RECOMPUTE_SETTINGS,
         help="compute from the database and store a snapshot",
         description="Read counted votes (anonymous battles, not excluded), compute Bradley-Terry "
         "ratings with intervals, online Elo and style control, store a snapshot per category "
@@ -43,9 +52,10 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     rc.add_argument("--limit", type=int, default=40, help="rows to print (default 40; 0 = all)")
     rc.set_defaults(func=_recompute)
 
-    fit = what.add_parser(
+    fit = add_command(
+        what,
         "fit",
-        parents=parents,
+        settings=FIT_SETTINGS,
         help="compute from a battles file (no database)",
         description="Fit a battles file: FastChat clean_battle JSON, JSON Lines, or the CSV "
         "from `arena export votes`. Non-anonymous rows are dropped unless --keep-named.",
@@ -63,7 +73,7 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     add_compute_flags(fit, style_default=None)
     fit.set_defaults(func=_fit)
 
-    show = what.add_parser("show", parents=parents, help="print the latest stored snapshot")
+    show = add_command(what, "show", settings=SHOW_SETTINGS, help="print the latest stored snapshot")
     show.add_argument("--category", default="overall")
     show.add_argument("--style-control", action="store_true", help="show the style-controlled ratings")
     show.add_argument(

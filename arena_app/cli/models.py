@@ -10,15 +10,23 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING
 
+from arena_app.cli.settings_flags import add_command
 from arena_app.settings import ArenaSettings
 
+if TYPE_CHECKING:
+    from arena_app.cli.settings_flags import Subcommands
 
-def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
-    models = sub.add_parser(
+
+SETTINGS = ("endpoints_file",)
+
+
+def register(sub: Subcommands) -> None:
+    models = add_command(
+        sub,
         "models",
-        parents=parents,
+        settings=SETTINGS,
         help="list the models of the endpoint file, or check that they answer",
         description="List the models configured in the endpoint file (--endpoints-file, default "
         "./api_endpoints.json): pools, endpoints, key source and health. Keys are never shown.",
@@ -26,8 +34,8 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     models.add_argument("--json", action="store_true", help="print JSON instead of a table")
     models.set_defaults(func=_list)
     actions = models.add_subparsers(dest="models_command", metavar="ACTION")
-    check = actions.add_parser(
-        "check", parents=parents, help="send a tiny request to every endpoint; exit 1 if any fails"
+    check = add_command(
+        actions, "check", settings=SETTINGS, help="send a tiny request to every endpoint; exit 1 if any fails"
     )
     check.add_argument("names", nargs="*", metavar="MODEL", help="models to check (default: all)")
     check.add_argument(

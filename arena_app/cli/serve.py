@@ -15,15 +15,41 @@ import os
 import signal
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING
 
+from arena_app.cli.settings_flags import add_command
 from arena_app.settings import ArenaSettings
 
+if TYPE_CHECKING:
+    from arena_app.cli.settings_flags import Subcommands
 
-def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser(
+
+# The web app uses every setting; a setting added to ArenaSettings must be added here or to another command
+# (tests/cli/test_settings_flags.py checks that each is used by some command).
+SETTINGS = (
+    "database_url",
+    "endpoints_file",
+    "host",
+    "port",
+    "client_id_salt",
+    "trusted_proxies",
+    "max_turns",
+    "max_input_chars",
+    "max_new_tokens",
+    "identity_words",
+    "min_votes",
+    "recompute_every",
+    "concurrency_limit",
+    "demo",
+    "cache_dir",
+)
+
+
+def register(sub: Subcommands) -> None:
+    parser = add_command(
+        sub,
         "serve",
-        parents=parents,
+        settings=SETTINGS,
         help="run the web app (battle, side-by-side, direct chat, leaderboard, about)",
         description="Serve the arena web app. Every setting is also an ARENA_* environment variable.",
     )

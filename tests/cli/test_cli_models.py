@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from arena_app.cli import models as models_cli
-from arena_app.cli.settings_flags import settings_overrides, settings_parent_parser
+from arena_app.cli.main import build_parser, parse_args
+from arena_app.cli.settings_flags import settings_overrides
 from arena_app.services.errors import NotFound, Refused
 from arena_app.settings import load_settings
 from tests.fakes.anthropic_server import AnthropicFakeServer
@@ -20,11 +20,9 @@ SECRET = "sk-cli-secret-value-31337"
 
 
 def run(argv: list[str]) -> int:
-    parents = [settings_parent_parser()]
-    parser = argparse.ArgumentParser(prog="arena", parents=parents)
-    sub = parser.add_subparsers(dest="command", required=True)
-    models_cli.register(sub, parents)
-    args = parser.parse_args(argv)
+    """The command as `arena` parses it, but errors raised (main() would print them as one line)."""
+    args = parse_args(build_parser(), argv)
+    assert args.func.__module__ == models_cli.__name__
     return int(args.func(args, load_settings(**settings_overrides(args))))
 
 
