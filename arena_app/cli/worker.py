@@ -80,7 +80,8 @@ def register(sub: Subcommands) -> None:
 
 
 def run(args: argparse.Namespace, settings: ArenaSettings) -> int:
-    from workers.server import WorkerOptions, serve
+    from workers.server import serve
+    from workers.state import WorkerOptions
 
     return serve(
         WorkerOptions(

@@ -11,23 +11,27 @@ are reported with examples, never silently dropped.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from arena_app.files.battle_columns import BattleAccumulator, FileBattles, NeedsSort
-from arena_app.files.battle_readers import (  # noqa: F401 (BattleFileError is re-exported)
+from arena_app.files.battle_readers import (
     FORMATS,
     BattleFileError,
+    Columns,
     NotFlatJSON,
     csv_chunks,
     detect_format,
     json_chunks,
     jsonl_chunks,
 )
+from arena_app.files.csv_fast import Block
 from arena_app.files.gc_pause import gc_paused
 from leaderboard.categories import OVERALL, category_filter
+
+__all__ = ["BattleFileError", "FileBattles", "read_battles"]
 
 
 def read_battles(
@@ -66,8 +70,12 @@ def read_battles(
             raise BattleFileError(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
 
 
+#: the chunks of one read of the file; the argument says whether the fast path may be used
+Chunks = Callable[[bool], Iterable[Columns | Block]]
+
+
 def _read(
-    path: Path, chunks: Any, category: str, keep_named: bool, *, trust_order: bool = True
+    path: Path, chunks: Chunks, category: str, keep_named: bool, *, trust_order: bool = True
 ) -> FileBattles:
     """``trust_order``: first read assuming the file is in time order (checked; CSV timestamps then need no
     parsing), and read again parsing them only if it is not. Otherwise parse timestamps at once and sort
@@ -77,8 +85,8 @@ def _read(
         acc = BattleAccumulator(category, keep_named)
         acc.sorted_so_far = attempt == "fast"
         for cols in chunks(attempt == "fast"):
-            if "_block" in cols:
-                acc.add_block(cols["_block"])
+            if isinstance(cols, Block):
+                acc.add_block(cols)
                 continue
             anony = cols.get("anony", cols.get("mode"))
             acc.add(

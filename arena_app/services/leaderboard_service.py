@@ -18,7 +18,8 @@ from pathlib import Path
 import plotly.graph_objects as go
 from sqlalchemy.orm import Session, sessionmaker
 
-from arena_app.files.battle_files import FileBattles, read_battles
+from arena_app.files.battle_columns import FileBattles
+from arena_app.files.battle_files import read_battles
 from arena_app.files.gc_pause import gc_paused
 from arena_app.services.errors import storage_errors
 from arena_app.services.leaderboard_votes import (

@@ -10,20 +10,27 @@ ORM objects.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import Integer, Text, and_, bindparam, case, cast, column, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
+from sqlalchemy.sql import ColumnElement, Select
 
 from arena_app.domain import OUTCOME_CODES, BattleMode
 from arena_app.storage.models import Battle, BattleTag, Conversation, LeaderboardSnapshot, Vote
 from arena_app.storage.pg_copy_rows import copy_int4_columns
 
 FETCH_BATCH = 100_000
+
+Codes = NDArray[np.int64]
+AnySelect = Select[*tuple[Any, ...]]
+Column = ColumnElement[Any] | InstrumentedAttribute[Any]
+_Stmt = TypeVar("_Stmt", bound=AnySelect)
 
 
 @dataclass(frozen=True)
@@ -43,10 +50,10 @@ class AggregatedVotes:
     """GROUP BY (model_a, model_b, outcome) over the selected counted votes."""
 
     models: list[str]  # sorted names of models with at least one counted vote
-    model_a: np.ndarray
-    model_b: np.ndarray
-    outcome: np.ndarray
-    count: np.ndarray
+    model_a: Codes
+    model_b: Codes
+    outcome: Codes
+    count: Codes
     vote_count: int
 
 
@@ -55,14 +62,14 @@ class BattleRows:
     """Counted votes one per row, in vote order (ids grow with time); style totals when requested."""
 
     models: list[str]
-    model_a: np.ndarray
-    model_b: np.ndarray
-    outcome: np.ndarray
-    features_a: np.ndarray | None  # (n, 4): answer_tokens, header_count, list_count, bold_count
-    features_b: np.ndarray | None
+    model_a: Codes
+    model_b: Codes
+    outcome: Codes
+    features_a: NDArray[np.float64] | None  # (n, 4): answer_tokens, header_count, list_count, bold_count
+    features_b: NDArray[np.float64] | None
 
 
-def _counted(stmt: Any, selection: VoteSelection) -> Any:
+def _counted(stmt: _Stmt, selection: VoteSelection) -> _Stmt:
     stmt = stmt.where(Battle.mode == BattleMode.ANONY, Vote.excluded_reason.is_(None))
     if selection.min_turns > 0:
         stmt = stmt.where(Vote.turn_count >= selection.min_turns)
@@ -90,7 +97,7 @@ def aggregate_counted_votes(s: Session, selection: VoteSelection = EVERY_COUNTED
     return AggregatedVotes(names, a, b, o, c, int(c.sum()))
 
 
-def _raw_batches(s: Session, stmt: Any) -> Iterator[list[tuple[Any, ...]]]:
+def _raw_batches(s: Session, stmt: AnySelect) -> Iterator[list[tuple[Any, ...]]]:  # DBAPI rows: untyped
     """Stream a SELECT of plain columns through the DBAPI cursor, ``FETCH_BATCH`` rows at a time.
 
     SQLAlchemy's Row objects cost ~2.5 us per row; a million rows are 2-3x cheaper as plain driver tuples.
@@ -99,7 +106,7 @@ def _raw_batches(s: Session, stmt: Any) -> Iterator[list[tuple[Any, ...]]]:
     conn = s.connection()
     compiled = stmt.compile(dialect=conn.dialect)
     params = compiled.construct_params()
-    args: Any = tuple(params[k] for k in compiled.positiontup or ()) if compiled.positional else params
+    args: object = tuple(params[k] for k in compiled.positiontup or ()) if compiled.positional else params
     raw = conn.connection.driver_connection
     assert raw is not None
     if conn.dialect.name == "postgresql":
@@ -119,12 +126,12 @@ def _raw_batches(s: Session, stmt: Any) -> Iterator[list[tuple[Any, ...]]]:
 
 
 def _battle_rows_stmt(
-    selection: VoteSelection, with_style: bool, first: list[Any], *, int4: bool = False
-) -> Any:
+    selection: VoteSelection, with_style: bool, first: Sequence[Column], *, int4: bool = False
+) -> AnySelect:
     """The counted-votes SELECT in vote-id order: ``first`` columns, then the style totals when asked
     (cast to int4 when ``int4``)."""
     ca, cb = aliased(Conversation), aliased(Conversation)
-    cols = list(first)
+    cols: list[Column] = list(first)
     if with_style:
         style = [
             col for c in (ca, cb) for col in (c.answer_tokens, c.header_count, c.list_count, c.bold_count)
@@ -172,14 +179,14 @@ def counted_battle_rows(
 def _counted_battle_rows_generic(s: Session, selection: VoteSelection, *, with_style: bool) -> BattleRows:
     stmt = _battle_rows_stmt(selection, with_style, [Battle.model_a, Battle.model_b, Vote.outcome])
     ids: dict[str, int] = {}
-    parts: list[list[Any]] = []
+    parts: list[list[NDArray[Any]]] = []
     for batch in _raw_batches(s, stmt):
         cols_t = list(zip(*batch, strict=True))
         n = len(batch)
         for name in set(cols_t[0]).union(cols_t[1]):
             if name not in ids:
                 ids[name] = len(ids)
-        part = [
+        part: list[NDArray[Any]] = [
             np.fromiter(map(ids.__getitem__, cols_t[0]), dtype=np.int32, count=n),
             np.fromiter(map(ids.__getitem__, cols_t[1]), dtype=np.int32, count=n),
             np.fromiter(map(OUTCOME_CODES.__getitem__, cols_t[2]), dtype=np.int8, count=n),
