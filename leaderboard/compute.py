@@ -22,8 +22,8 @@ from leaderboard.data import FloatArray, IntArray, PairCounts
 from leaderboard.elo import online_elo
 from leaderboard.json_fields import json_number_map, json_numbers
 from leaderboard.pairwise import pairwise_tables
+from leaderboard.params import ComputeParams as ComputeParams  # re-exported
 from leaderboard.ranking import rank_ub
-from leaderboard.result import ComputeParams as ComputeParams  # re-exported
 from leaderboard.result import FitSummary, PairwiseResult, StyleFitSummary, StyleRatings
 from leaderboard.result import LeaderboardResult as LeaderboardResult  # re-exported
 from leaderboard.sandwich import sandwich_intervals

@@ -1,38 +1,42 @@
 """Leaderboard workflows: recompute snapshots from the database, fit a battles file, and the latest view.
 
 The math lives in :mod:`leaderboard` (pure); SQL in :mod:`arena_app.storage.leaderboard_queries`; reading a
-category's votes in :mod:`arena_app.services.leaderboard_votes`. A stored snapshot is decoded in one place,
-:func:`read_snapshot`. See docs/leaderboard.md for the method, the snapshot format and the view contract
-used by the Leaderboard tab. Storage errors come out as :mod:`arena_app.services.errors`.
+category's votes in :mod:`arena_app.services.leaderboard_votes`; the view and the one decoder of stored
+snapshots in :mod:`arena_app.services.leaderboard_view` (re-exported here). See docs/leaderboard.md for the
+method, the snapshot format and the view contract used by the Leaderboard tab. Storage errors come out as
+:mod:`arena_app.services.errors`.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import plotly.graph_objects as go
 from sqlalchemy.orm import Session, sessionmaker
 
 from arena_app.files.battle_columns import FileBattles
 from arena_app.files.battle_files import read_battles
 from arena_app.files.gc_pause import gc_paused
 from arena_app.services.errors import storage_errors
+from arena_app.services.leaderboard_view import (
+    LeaderboardRow,
+    LeaderboardView,
+    StoredSnapshot,
+    latest_snapshot,
+    latest_view,
+    read_snapshot,
+)
 from arena_app.services.leaderboard_votes import (
     ALL_CATEGORIES,
     InvalidLeaderboardRequest,
     checked_category,
     load_battle_data,
     requested_categories,
-    snapshot_categories,
 )
 from arena_app.storage import api
 from arena_app.storage.db import session_scope
-from arena_app.storage.records import SnapshotRecord
 from leaderboard.categories import OVERALL
 from leaderboard.compute import BattleData, ComputeParams, LeaderboardResult, compute_leaderboard
 from leaderboard.data import aggregate
@@ -183,128 +187,3 @@ def fit_file(
     result = compute_leaderboard(data, params, progress=progress)
     result.timings["read_s"] = read_s
     return FileFitOutcome(result, fb, read_s, time.perf_counter() - t0)
-
-
-# ------------------------------------------------------------------------------------------ snapshots
-
-
-@dataclass(frozen=True)
-class StoredSnapshot:
-    """A stored snapshot, decoded."""
-
-    id: int
-    category: str
-    created_at: datetime
-    vote_count: int
-    params: SnapshotParams
-    result: LeaderboardResult
-
-
-def read_snapshot(record: SnapshotRecord) -> StoredSnapshot:
-    """Decode a snapshot row: THE one place the stored JSON is read (old rows have the same layout)."""
-    params = SnapshotParams.from_json(record.params)
-    result = LeaderboardResult.from_json(record.result)
-    return StoredSnapshot(record.id, record.category, record.created_at, record.vote_count, params, result)
-
-
-def latest_snapshot(session_factory: sessionmaker[Session], category: str = OVERALL) -> StoredSnapshot | None:
-    """The newest snapshot of ``category``, or None when there is none."""
-    checked_category(category)
-    with storage_errors(), session_scope(session_factory) as s:
-        record = api.latest_snapshot(s, category)
-    return None if record is None else read_snapshot(record)
-
-
-# ------------------------------------------------------------------------------------------ view
-
-
-@dataclass(frozen=True)
-class LeaderboardRow:
-    rank_ub: int
-    model: str
-    rating: float
-    lower: float
-    upper: float
-    votes: int
-    online_elo: float
-    preliminary: bool
-    unrankable: bool
-
-
-@dataclass(frozen=True)
-class LeaderboardView:
-    category: str
-    style_control: bool
-    rows: list[LeaderboardRow]
-    total_votes: int
-    total_models: int
-    created_at: datetime | None
-    params: SnapshotParams | None  # None when there is no snapshot
-    figures: dict[str, go.Figure]  # by name: leaderboard.charts.FIGURE_NAMES
-    categories: list[str]
-    style_coefficients: dict[str, float]
-    message: str | None = None
-
-
-def latest_view(
-    session_factory: sessionmaker[Session], category: str = OVERALL, style_control: bool = False
-) -> LeaderboardView:
-    """What the Leaderboard tab shows: the newest snapshot of ``category`` (never recomputes).
-
-    Raises :class:`InvalidLeaderboardRequest` for an invalid category name and
-    :class:`~arena_app.services.errors.Unavailable` when the database cannot be read.
-    """
-    checked_category(category)
-    with storage_errors(), session_scope(session_factory) as s:
-        record = api.latest_snapshot(s, category)
-        cats = snapshot_categories(s)
-    empty = LeaderboardView(category, style_control, [], 0, 0, None, None, {}, cats, {})
-    if record is None:
-        hint = "" if category == OVERALL else f" --category {category}"
-        return replace(
-            empty, message=f"No leaderboard for '{category}' yet: run `arena leaderboard recompute{hint}`."
-        )
-    snap = read_snapshot(record)
-    result = snap.result
-    base = replace(
-        empty,
-        total_votes=snap.vote_count,
-        total_models=len(result.models),
-        created_at=snap.created_at,
-        params=snap.params,
-    )
-    if style_control and result.style is None:
-        return replace(
-            base, message="This snapshot has no style-controlled ratings: recompute with --style-control."
-        )
-    coefs = dict(result.style.coefficients) if result.style is not None else {}
-    return replace(
-        base,
-        rows=_view_rows(result, style_control),
-        figures=result.figures(style=style_control),
-        style_coefficients=coefs,
-    )
-
-
-def _view_rows(result: LeaderboardResult, style: bool) -> list[LeaderboardRow]:
-    st = result.style if style else None
-    rating, lower, upper = (
-        (st.rating, st.lower, st.upper) if st else (result.rating, result.lower, result.upper)
-    )
-    rank, unrankable = (st.rank_ub, st.unrankable) if st else (result.rank_ub, result.unrankable)
-    rows = [
-        LeaderboardRow(
-            rank[i],
-            model,
-            rating[i],
-            lower[i],
-            upper[i],
-            result.votes[i],
-            result.online_elo[i],
-            result.preliminary[i],
-            unrankable[i],
-        )
-        for i, model in enumerate(result.models)
-    ]
-    rows.sort(key=lambda r: (-(r.rating if not math.isnan(r.rating) else -math.inf), r.model))
-    return rows
