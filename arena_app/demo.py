@@ -28,7 +28,6 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from arena_app.demo_convert import (
     MARKER,
@@ -76,7 +75,7 @@ _DESCRIPTION = (
 class DemoHandle:
     """Running demo workers. ``endpoints`` merges into the registry mapping; ``close()`` stops them."""
 
-    endpoints: dict[str, dict[str, Any]]
+    endpoints: dict[str, dict[str, object]]  # FastChat-format entries by display name
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _pending: Callable[[], None] | None = None  # the readiness wait, until it has run
 
@@ -162,9 +161,9 @@ def start_demo(settings: ArenaSettings, progress: Progress, *, wait: bool = True
     return handle
 
 
-def demo_endpoints(port: int) -> dict[str, dict[str, Any]]:
+def demo_endpoints(port: int) -> dict[str, dict[str, object]]:
     """Two configurations of the one worker, labelled by their decoding."""
-    base = {
+    base: dict[str, object] = {
         "model_name": MODEL_NAME,
         "api_type": "openai",
         "api_base": f"http://127.0.0.1:{port}/v1",

@@ -8,7 +8,7 @@ Precedence: CLI flag > environment variable > default.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -74,7 +74,7 @@ class ArenaSettings(BaseSettings):
 
     @field_validator("trusted_proxies", "identity_words", mode="before")
     @classmethod
-    def _comma_separated(cls, value: Any) -> Any:
+    def _comma_separated(cls, value: object) -> object:
         """``a, b,c`` (environment variable or flag) -> ``["a", "b", "c"]``; lists pass through."""
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]

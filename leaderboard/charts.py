@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
+
+if TYPE_CHECKING:  # the result module imports this one for LeaderboardResult.figures
+    from leaderboard.result import LeaderboardResult
 
 MAX_RATING_POINTS = 60
 MAX_HEATMAP_MODELS = 30
@@ -83,7 +87,7 @@ def heatmap_figure(
     return fig
 
 
-def average_win_rate_figure(models: Sequence[str], values: Sequence[float]) -> go.Figure:
+def average_win_rate_figure(models: Sequence[str], values: Sequence[float | None]) -> go.Figure:
     n = min(len(models), MAX_RATING_POINTS)
     fig = go.Figure(
         go.Bar(
@@ -102,3 +106,39 @@ def average_win_rate_figure(models: Sequence[str], values: Sequence[float]) -> g
         margin={"b": 160},
     )
     return fig
+
+
+#: The figures of one leaderboard, by name (the Leaderboard tab shows them in this order).
+FIGURE_NAMES = ("ratings", "win_fraction", "battle_count", "average_win_rate")
+
+
+def leaderboard_figures(result: LeaderboardResult, *, style: bool = False) -> dict[str, go.Figure]:
+    """The four figures of :data:`FIGURE_NAMES`; with ``style`` (and a style fit) the ratings figure shows
+    the style-controlled ratings, sorted by them."""
+    if style and result.style is not None:
+        st = result.style
+        order = sorted(range(len(st.rating)), key=lambda i: -st.rating[i])
+        ratings = ratings_figure(
+            [result.models[i] for i in order],
+            [st.rating[i] for i in order],
+            [st.lower[i] for i in order],
+            [st.upper[i] for i in order],
+            title="Style-controlled rating with 95% confidence interval",
+        )
+    else:
+        ratings = ratings_figure(result.models, result.rating, result.lower, result.upper)
+    pw = result.pairwise
+    return {
+        "ratings": ratings,
+        "win_fraction": heatmap_figure(
+            pw.models,
+            pw.win_fraction,
+            fmt=".2f",
+            zmax=1,
+            title="Fraction of model A wins against model B (ties left out)",
+        ),
+        "battle_count": heatmap_figure(
+            pw.models, pw.battle_count, fmt="d", title="Battle count for each pair of models"
+        ),
+        "average_win_rate": average_win_rate_figure(pw.models, pw.average_win_rate),
+    }

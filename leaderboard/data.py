@@ -1,7 +1,8 @@
 """Battle arrays and their aggregation into per-pair outcome counts.
 
 Outcome codes (architecture contract): 0 = model_a wins, 1 = model_b wins, 2 = tie, 3 = tie (bothbad).
-Both kinds of tie count as half a win for each side (the Chatbot Arena convention).
+Both kinds of tie count as half a win for each side (the Chatbot Arena convention). The codes and names
+are defined once, in :mod:`arena_app.domain` (a leaf module: no I/O, DB or web code).
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-A_WINS, B_WINS, TIE, TIE_BOTHBAD = 0, 1, 2, 3
-OUTCOME_NAMES = ("model_a", "model_b", "tie", "tie (bothbad)")
-OUTCOME_CODES = {name: code for code, name in enumerate(OUTCOME_NAMES)}
+from arena_app.domain import OUTCOME_CODES as OUTCOME_CODES  # re-exported: the leaderboard's input codes
+from arena_app.domain import OUTCOME_NAMES as OUTCOME_NAMES
+from arena_app.domain import Outcome
+
+A_WINS, B_WINS, TIE, TIE_BOTHBAD = (o.code for o in Outcome)
 # The score of model_a for each outcome code.
 SCORE_A = np.array([1.0, 0.0, 0.5, 0.5])
 

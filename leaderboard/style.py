@@ -1,4 +1,4 @@
-"""Style: markdown counts of one answer, and the style-controlled Bradley-Terry fit.
+"""Style: the style-controlled Bradley-Terry fit (markdown counts of one answer: :mod:`leaderboard.markdown`).
 
 Style control (as in Chatbot Arena): ``logit P(a beats b) = theta_a - theta_b + beta . x`` with one
 covariate per style feature, ``x_f = (a_f - b_f) / (a_f + b_f + 1)`` for answer tokens, markdown headers,
@@ -10,7 +10,6 @@ Intervals: sandwich (default) or bootstrap (resampling battles; slower: a Newton
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,42 +22,11 @@ from scipy.special import expit
 from leaderboard.bootstrap import identify_rounds, multinomial_rounds, percentile_intervals
 from leaderboard.bt import RIDGE, Identification, laplacian, rankable_models
 from leaderboard.data import SCORE_A, FloatArray, aggregate, validate_battles
+from leaderboard.markdown import MarkdownCounts as MarkdownCounts  # re-exported
+from leaderboard.markdown import count_style as count_style  # re-exported
 from leaderboard.sandwich import Z95
 
 STYLE_FEATURES = ("tokens", "headers", "lists", "bold")
-
-_FENCE = re.compile(r"^\s{0,3}(```|~~~)")
-_HEADER = re.compile(r"^\s{0,3}#{1,6}\s+\S")
-_LIST = re.compile(r"^\s*(?:[-*+]|\d{1,9}[.)])\s+\S")
-_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|__(?=\S)(.+?)(?<=\S)__")
-
-
-@dataclass(frozen=True)
-class MarkdownCounts:
-    headers: int
-    lists: int
-    bold: int
-    has_code: bool
-
-
-def count_style(text: str) -> MarkdownCounts:
-    """Count markdown headers, list items and bold spans outside fenced code blocks; ``has_code`` is true
-    when the text contains a fenced code block. Called once when an answer is stored."""
-    headers = lists = bold = 0
-    in_code = has_code = False
-    for line in text.splitlines():
-        if _FENCE.match(line):
-            in_code = not in_code
-            has_code = True
-            continue
-        if in_code:
-            continue
-        if _HEADER.match(line):
-            headers += 1
-        elif _LIST.match(line):
-            lists += 1
-        bold += len(_BOLD.findall(line))
-    return MarkdownCounts(headers, lists, bold, has_code)
 
 
 def style_covariates(

@@ -12,8 +12,6 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 OURS = ("arena_app", "leaderboard", "workers")
 
@@ -110,7 +108,6 @@ def test_ui_imports_only_services_settings_domain_and_itself() -> None:
     assert violations("arena_app.ui", allowed) == []
 
 
-@pytest.mark.xfail(strict=True, reason="until the CLI/storage refactor (r-data) lands")
 def test_cli_imports_only_services_settings_domain_and_itself() -> None:
     allowed = ["arena_app.services", "arena_app.settings", "arena_app.domain", "arena_app.cli"]
     # `arena worker` starts the worker and `arena serve` the web app: both only when that command runs
@@ -122,7 +119,6 @@ def test_cli_imports_workers_only_lazily() -> None:
     assert eager == []
 
 
-@pytest.mark.xfail(strict=True, reason="until the CLI/storage refactor (r-data) lands")
 def test_storage_does_not_import_leaderboard() -> None:
     assert [str(i) for i in imports_of("arena_app.storage") if within(i.module, "leaderboard")] == []
 

@@ -6,19 +6,27 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from arena_app.cli.settings_flags import add_command
 from arena_app.services.export import FORMATS, MODES, ExportOptions, export_votes, parse_when
+from arena_app.services.operator import operator_database
 from arena_app.settings import ArenaSettings
-from arena_app.storage.db import database_errors, make_engine, make_session_factory
+
+if TYPE_CHECKING:
+    from arena_app.cli.settings_flags import Subcommands
 
 
-def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
-    export = sub.add_parser("export", parents=parents, help="export data (votes) to files")
+SETTINGS = ("database_url",)
+
+
+def register(sub: Subcommands) -> None:
+    export = add_command(sub, "export", settings=SETTINGS, help="export data (votes) to files")
     what = export.add_subparsers(dest="export_command", metavar="WHAT", required=True)
-    votes = what.add_parser(
+    votes = add_command(
+        what,
         "votes",
-        parents=parents,
+        settings=SETTINGS,
         help="export votes to CSV or JSON Lines",
         description="Stream votes to a file (written atomically). Columns: vote_id, battle_id, tstamp, mode, "
         "model_a, model_b, winner, turn, excluded_reason, judge, tags [, conversation_a, conversation_b].",
@@ -70,24 +78,18 @@ def _export_votes(args: argparse.Namespace, settings: ArenaSettings) -> int:
         with_conversations=args.with_conversations,
     )
     options.vote_filter()  # validate before touching the database
-    url = settings.database_url
-    from arena_app.storage import migrate  # alembic imports slowly: load it only when needed
-
-    migrate.require_current_schema(url)  # before the engine, so a refused database leaves nothing to dispose
-    engine = make_engine(url)
     tty = sys.stderr.isatty()
-    try:
-        with database_errors(url):
+    with operator_database(settings.database_url) as session_factory:
+        try:
             rows = export_votes(
-                make_session_factory(engine),
+                session_factory,
                 args.out,
                 options,
                 progress=_TtyProgress() if tty else None,
                 count_total=tty,
             )
-    finally:
-        engine.dispose()
-        if tty:
-            sys.stderr.write("\n")
+        finally:
+            if tty:
+                sys.stderr.write("\n")
     print(f"exported {rows} votes to {args.out}", file=sys.stderr)
     return 0

@@ -4,81 +4,37 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from arena_app.cli.leaderboard_flags import TtyProgress, add_compute_flags, compute_params
+from arena_app.cli.settings_flags import add_command
 from arena_app.settings import ArenaSettings
+
+# The leaderboard service loads numpy, scipy and plotly: the handlers import it, so `arena --help` stays fast.
+if TYPE_CHECKING:
+    from arena_app.cli.settings_flags import Subcommands
+    from arena_app.services.leaderboard_service import FileFitOutcome, RecomputeOutcome, RecomputeParams
 
 FILE_FORMATS = ("csv", "json", "jsonl")
 
 
-def _anchor(text: str) -> tuple[str, float]:
-    model, sep, value = text.rpartition("=")
-    try:
-        rating = float(value)
-    except ValueError:
-        rating = float("nan")
-    if not sep or not model or rating != rating:
-        raise argparse.ArgumentTypeError(
-            f"expected MODEL=RATING, e.g. mixtral-8x7b-instruct-v0.1=1114, got {text!r}"
-        )
-    return model, rating
+# min_votes: printed and written tables leave out models with fewer votes (snapshots mark them preliminary)
+RECOMPUTE_SETTINGS = ("database_url", "min_votes")
+FIT_SETTINGS = ("min_votes",)  # a battles file: no database
+SHOW_SETTINGS = ("database_url",)  # the snapshot's own min_votes applies
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return value
-
-
-def _compute_flags(p: argparse.ArgumentParser, *, style_default: bool | None) -> None:
-    """Computation flags. ``--min-votes`` is the settings flag (ARENA_MIN_VOTES): models with fewer votes are
-    left out of printed/written tables and marked preliminary in snapshots."""
-    g = p.add_argument_group("computation")
-    g.add_argument("--rounds", type=_positive_int, default=1000, help="bootstrap rounds (default 1000)")
-    g.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0; results are reproducible)")
-    g.add_argument(
-        "--ci",
-        choices=("bootstrap", "sandwich"),
-        default="bootstrap",
-        help="interval method: bootstrap percentiles (default) or the closed-form sandwich",
-    )
-    g.add_argument(
-        "--anchor",
-        type=_anchor,
-        metavar="MODEL=RATING",
-        help="identify ratings by fixing one model (e.g. mixtral-8x7b-instruct-v0.1=1114); "
-        "default: mean rating 1000",
-    )
-    g.add_argument("--threads", type=int, default=2, help="bootstrap worker threads (default 2)")
-    g.add_argument("--k", type=float, default=4.0, help="online Elo K factor (default 4)")
-    if style_default is not None:
-        g.add_argument(
-            "--style-control",
-            action=argparse.BooleanOptionalAction,
-            default=style_default,
-            help="also fit style-controlled ratings (length, headers, lists, bold)",
-        )
-        g.add_argument(
-            "--style-ci",
-            choices=("sandwich", "bootstrap"),
-            default="sandwich",
-            help="interval method for style control (default sandwich; bootstrap is slower)",
-        )
-
-
-def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
-    lb = sub.add_parser("leaderboard", parents=parents, help="compute and show the leaderboard")
+def register(sub: Subcommands) -> None:
+    lb = add_command(sub, "leaderboard", settings=RECOMPUTE_SETTINGS, help="compute and show the leaderboard")
     what = lb.add_subparsers(dest="leaderboard_command", metavar="ACTION", required=True)
 
-    rc = what.add_parser(
+    rc = add_command(
+        what,
         "recompute",
-        parents=parents,
+        settings=RECOMPUTE_SETTINGS,
         help="compute from the database and store a snapshot",
         description="Read counted votes (anonymous battles, not excluded), compute Bradley-Terry "
         "ratings with intervals, online Elo and style control, store a snapshot per category "
@@ -92,13 +48,14 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         "default overall)",
     )
     rc.add_argument("--no-online-elo", dest="online_elo", action="store_false", help="skip online Elo")
-    _compute_flags(rc, style_default=True)
+    add_compute_flags(rc, style_default=True)
     rc.add_argument("--limit", type=int, default=40, help="rows to print (default 40; 0 = all)")
     rc.set_defaults(func=_recompute)
 
-    fit = what.add_parser(
+    fit = add_command(
+        what,
         "fit",
-        parents=parents,
+        settings=FIT_SETTINGS,
         help="compute from a battles file (no database)",
         description="Fit a battles file: FastChat clean_battle JSON, JSON Lines, or the CSV "
         "from `arena export votes`. Non-anonymous rows are dropped unless --keep-named.",
@@ -113,10 +70,10 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     )
     fit.add_argument("--keep-named", action="store_true", help="keep non-anonymous (named) battles")
     fit.add_argument("--limit", type=int, default=40, help="rows to print (default 40; 0 = all)")
-    _compute_flags(fit, style_default=None)
+    add_compute_flags(fit, style_default=None)
     fit.set_defaults(func=_fit)
 
-    show = what.add_parser("show", parents=parents, help="print the latest stored snapshot")
+    show = add_command(what, "show", settings=SHOW_SETTINGS, help="print the latest stored snapshot")
     show.add_argument("--category", default="overall")
     show.add_argument("--style-control", action="store_true", help="show the style-controlled ratings")
     show.add_argument(
@@ -129,37 +86,15 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     show.set_defaults(func=_show)
 
 
-class _TtyProgress:
-    def __init__(self) -> None:
-        self._last = 0.0
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - self._last < 0.2 and done != total:
-            return
-        self._last = now
-        pct = f" {100 * done / total:3.0f}%" if total else ""
-        sys.stderr.write(f"\r\x1b[K{stage}:{pct} ({done}/{total})")
-        sys.stderr.flush()
-
-
-def _params(args: argparse.Namespace, settings: ArenaSettings) -> Any:
-    from leaderboard.compute import ComputeParams
-
-    anchor_model, anchor_rating = args.anchor if args.anchor else (None, 1000.0)
-    return ComputeParams(
-        rounds=args.rounds,
-        seed=args.seed,
-        ci=args.ci,
-        anchor_model=anchor_model,
-        anchor_rating=anchor_rating,
-        style_control=bool(getattr(args, "style_control", False)),
-        style_ci=getattr(args, "style_ci", "sandwich"),
-        style_rounds=min(args.rounds, 100) if args.rounds else 100,
-        min_votes=settings.min_votes,
-        threads=max(1, args.threads),
-        k=args.k,
-    )
+@contextmanager
+def _progress_line() -> Iterator[TtyProgress | None]:
+    """A progress line on stderr when it is a terminal, erased afterwards."""
+    tty = sys.stderr.isatty()
+    try:
+        yield TtyProgress() if tty else None
+    finally:
+        if tty:
+            sys.stderr.write("\r\x1b[K")
 
 
 def _limit(args: argparse.Namespace) -> int | None:
@@ -167,51 +102,38 @@ def _limit(args: argparse.Namespace) -> int | None:
 
 
 def _recompute(args: argparse.Namespace, settings: ArenaSettings) -> int:
-    from arena_app.services.leaderboard_output import format_table
     from arena_app.services.leaderboard_service import RecomputeParams, recompute
-    from arena_app.storage import migrate
-    from arena_app.storage.db import database_errors, make_engine, make_session_factory
+    from arena_app.services.operator import operator_database
 
     params = RecomputeParams(
         categories=tuple(args.category or ["overall"]),
-        compute=_params(args, settings),
+        compute=compute_params(args, settings.min_votes),
         online_elo=args.online_elo,
     )
-    url = settings.database_url
-    engine = make_engine(url)
-    tty = sys.stderr.isatty()
-    try:
-        migrate.require_current_schema(url)
-        with database_errors(url):
-            outcomes = recompute(
-                make_session_factory(engine), params, progress=_TtyProgress() if tty else None
-            )
-    finally:
-        engine.dispose()
-        if tty:
-            sys.stderr.write("\r\x1b[K")
+    with operator_database(settings.database_url) as session_factory, _progress_line() as progress:
+        outcomes = recompute(session_factory, params, progress=progress)
     for out in outcomes:
-        res = out.result
-        if res is None:
-            print(f"category {out.category}: no counted votes; no snapshot stored")
-            continue
-        print(
-            f"category {out.category}: {out.vote_count:,} votes, {len(res.models)} models, "
-            f"{res.params['ci']} intervals, snapshot {out.snapshot_id}, {out.seconds:.1f} s"
-        )
-        print(
-            format_table(
-                res,
-                style=params.compute.style_control and res.style is not None,
-                min_votes=params.compute.min_votes,
-                limit=_limit(args),
-            )
-        )
-        if res.style:
-            coefs = ", ".join(f"{k} {v:+.3f}" for k, v in res.style["coefficients"].items())
-            print(f"style coefficients: {coefs}")
-        print()
+        _print_outcome(out, params, _limit(args))
     return 0
+
+
+def _print_outcome(out: RecomputeOutcome, params: RecomputeParams, limit: int | None) -> None:
+    from arena_app.services.leaderboard_output import format_table
+
+    res = out.result
+    if res is None:
+        print(f"category {out.category}: no counted votes; no snapshot stored")
+        return
+    print(
+        f"category {out.category}: {out.vote_count:,} votes, {len(res.models)} models, "
+        f"{res.params.ci} intervals, snapshot {out.snapshot_id}, {out.seconds:.1f} s"
+    )
+    style = params.compute.style_control and res.style is not None
+    print(format_table(res, style=style, min_votes=params.compute.min_votes, limit=limit))
+    if res.style:
+        coefs = ", ".join(f"{k} {v:+.3f}" for k, v in res.style.coefficients.items())
+        print(f"style coefficients: {coefs}")
+    print()
 
 
 def _fit(args: argparse.Namespace, settings: ArenaSettings) -> int:
@@ -220,24 +142,28 @@ def _fit(args: argparse.Namespace, settings: ArenaSettings) -> int:
 
     if args.out:
         check_out_path(args.out)  # before the fit, not after it
-    params = _params(args, settings)
-    tty = sys.stderr.isatty()
-    try:
+    params = compute_params(args, settings.min_votes)
+    with _progress_line() as progress:
         out = fit_file(
             args.file,
             params,
             fmt=args.fmt,
             category=args.category,
             keep_named=args.keep_named,
-            progress=_TtyProgress() if tty else None,
+            progress=progress,
         )
-    finally:
-        if tty:
-            sys.stderr.write("\r\x1b[K")
+    _print_fit_summary(args.file, out)
+    print(format_table(out.result, min_votes=params.min_votes, limit=_limit(args)))
+    if args.out:
+        n = write_ratings(out.result, args.out, min_votes=params.min_votes)
+        print(f"wrote {n} rows to {args.out}")
+    return 0
+
+
+def _print_fit_summary(path: Path, out: FileFitOutcome) -> None:
     fb = out.battles
-    used = len(fb.model_a)
     print(
-        f"{args.file}: {fb.rows_read:,} rows read, {used:,} battles used, {len(fb.models)} models "
+        f"{path}: {fb.rows_read:,} rows read, {len(fb.model_a):,} battles used, {len(fb.models)} models "
         f"(read {out.read_seconds:.1f} s, total {out.seconds:.1f} s)"
     )
     for reason, n in sorted(fb.dropped.items()):
@@ -251,37 +177,24 @@ def _fit(args: argparse.Namespace, settings: ArenaSettings) -> int:
             f"tie (bothbad)): {examples}",
             file=sys.stderr,
         )
-    print(format_table(out.result, min_votes=params.min_votes, limit=_limit(args)))
-    if args.out:
-        n = write_ratings(out.result, args.out, min_votes=params.min_votes)
-        print(f"wrote {n} rows to {args.out}")
-    return 0
 
 
 def _show(args: argparse.Namespace, settings: ArenaSettings) -> int:
     from arena_app.services.leaderboard_output import check_out_path, format_table, write_ratings
-    from arena_app.storage import api, migrate
-    from arena_app.storage.db import database_errors, make_engine, make_session_factory
-    from leaderboard.categories import validate_category
-    from leaderboard.compute import LeaderboardResult
+    from arena_app.services.leaderboard_service import checked_category, latest_snapshot
+    from arena_app.services.operator import operator_database
 
-    validate_category(args.category)
+    checked_category(args.category)
     if args.out:
         check_out_path(args.out)
-    url = settings.database_url
-    engine = make_engine(url)
-    try:
-        migrate.require_current_schema(url)
-        with database_errors(url), make_session_factory(engine)() as s:
-            snap = api.latest_snapshot(s, args.category)
-    finally:
-        engine.dispose()
+    with operator_database(settings.database_url) as session_factory:
+        snap = latest_snapshot(session_factory, args.category)
     if snap is None:
         print(
             f"no snapshot for category {args.category!r}: run `arena leaderboard recompute`", file=sys.stderr
         )
         return 1
-    res = LeaderboardResult.from_json(snap.result)
+    res = snap.result
     if args.style_control and not res.style:
         print(
             "this snapshot has no style-controlled ratings: recompute with --style-control", file=sys.stderr
@@ -289,9 +202,9 @@ def _show(args: argparse.Namespace, settings: ArenaSettings) -> int:
         return 1
     print(
         f"category {snap.category}: {snap.vote_count:,} votes, snapshot {snap.id} of "
-        f"{snap.created_at:%Y-%m-%d %H:%M:%S} UTC, params {snap.params}"
+        f"{snap.created_at:%Y-%m-%d %H:%M:%S} UTC, params {snap.params.to_json()}"
     )
-    min_votes = int(snap.params.get("min_votes", 0))
+    min_votes = snap.params.compute.min_votes
     print(format_table(res, style=args.style_control, min_votes=min_votes, limit=_limit(args)))
     if args.out:
         n = write_ratings(res, args.out, style=args.style_control, min_votes=min_votes)

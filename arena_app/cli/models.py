@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from arena_app.cli.settings_flags import add_command
 from arena_app.settings import ArenaSettings
 
+if TYPE_CHECKING:
+    from arena_app.cli.settings_flags import Subcommands
 
-def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
-    models = sub.add_parser(
+
+SETTINGS = ("endpoints_file",)
+
+
+def register(sub: Subcommands) -> None:
+    models = add_command(
+        sub,
         "models",
-        parents=parents,
+        settings=SETTINGS,
         help="list the models of the endpoint file, or check that they answer",
         description="List the models configured in the endpoint file (--endpoints-file, default "
         "./api_endpoints.json): pools, endpoints, key source and health. Keys are never shown.",
@@ -29,8 +34,8 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     models.add_argument("--json", action="store_true", help="print JSON instead of a table")
     models.set_defaults(func=_list)
     actions = models.add_subparsers(dest="models_command", metavar="ACTION")
-    check = actions.add_parser(
-        "check", parents=parents, help="send a tiny request to every endpoint; exit 1 if any fails"
+    check = add_command(
+        actions, "check", settings=SETTINGS, help="send a tiny request to every endpoint; exit 1 if any fails"
     )
     check.add_argument("names", nargs="*", metavar="MODEL", help="models to check (default: all)")
     check.add_argument(
@@ -38,24 +43,6 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     )
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
     check.set_defaults(func=_check)
-
-
-def _endpoints_path(settings: ArenaSettings) -> Path:
-    if settings.endpoints_file is not None:
-        return settings.endpoints_file
-    default = Path("api_endpoints.json")
-    if default.exists():
-        return default
-    raise FileNotFoundError(
-        "no endpoint file: pass --endpoints-file PATH or create ./api_endpoints.json "
-        "(start from api_endpoints.example.json)"
-    )
-
-
-def _registry(settings: ArenaSettings) -> Any:
-    from arena_app.providers.registry import ModelRegistry
-
-    return ModelRegistry.from_file(_endpoints_path(settings), missing_keys="keep")
 
 
 def _table(rows: list[list[str]]) -> str:
@@ -73,26 +60,28 @@ def _key_label(source: str, configured: bool) -> str:
 
 
 def _list(args: argparse.Namespace, settings: ArenaSettings) -> int:
-    reg = _registry(settings)
-    health = {h.name: h for h in reg.health_report()}
+    from arena_app.services.model_admin import list_models  # the providers import the SDKs: only here
+
+    listing = list_models(settings)
     if args.json:
         out = []
-        for info in reg.models():
-            h = health[info.name]
-            item = asdict(info)
-            item["params"] = asdict(info.params)
-            item.update(key_source=h.key_source, key_configured=h.key_configured, healthy=h.healthy)
+        for m in listing:
+            item = asdict(m.info)
+            item.update(key_source=m.key_source, key_configured=m.key_configured, healthy=m.healthy)
             out.append(item)
         print(json.dumps(out, indent=2))
         return 0
     rows = [
         ["MODEL", "UPSTREAM NAME", "TYPE", "POOLS", "WEIGHT", "ORGANIZATION", "ENDPOINTS", "KEY", "HEALTH"]
     ]
-    for info in reg.models():
-        h = health[info.name]
+    missing = []
+    for m in listing:
+        info = m.info
         pools = "+".join(p for p, on in (("battle", info.battle), ("chat", info.chat)) if on)
-        key = _key_label(h.key_source, h.key_configured)
-        state = "no key" if key.endswith("MISSING") else "ok" if h.healthy else "cooling down"
+        key = _key_label(m.key_source, m.key_configured)
+        if key.endswith("MISSING"):
+            missing.append(info.name)
+        state = "no key" if key.endswith("MISSING") else "ok" if m.healthy else "cooling down"
         rows.append(
             [
                 info.name,
@@ -107,32 +96,15 @@ def _list(args: argparse.Namespace, settings: ArenaSettings) -> int:
             ]
         )
     print(_table(rows))
-    missing = [n for n, h in health.items() if _key_label(h.key_source, h.key_configured).endswith("MISSING")]
     if missing:
         print(f"\n{len(missing)} model(s) have no key: set the environment variables shown as MISSING.")
     return 0
 
 
 def _check(args: argparse.Namespace, settings: ArenaSettings) -> int:
-    # the table reports every failure; the providers' operator log lines would only repeat them
-    provider_log = logging.getLogger("arena_app.providers")
-    level = provider_log.level
-    provider_log.setLevel(logging.ERROR)
-    try:
-        return _run_checks(args, settings)
-    finally:
-        provider_log.setLevel(level)
+    from arena_app.services.model_admin import check_models  # the providers import the SDKs: only here
 
-
-def _run_checks(args: argparse.Namespace, settings: ArenaSettings) -> int:
-    reg = _registry(settings)
-    names = args.names or [m.name for m in reg.models()]
-    for name in names:
-        reg.get(name)  # unknown names fail before any request
-    with ThreadPoolExecutor(max_workers=min(8, len(names))) as pool:
-        batches = pool.map(lambda n: reg.check(n, timeout_s=args.timeout), names)
-        results = [r for batch in batches for r in batch]
-    reg.close()
+    results = check_models(settings, args.names, timeout_s=args.timeout)
     if args.json:
         print(json.dumps([asdict(r) for r in results], indent=2))
     else:

@@ -7,7 +7,13 @@ every other subcommand work without them.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING
+
+from arena_app.cli.settings_flags import add_command
+from arena_app.settings import ArenaSettings
+
+if TYPE_CHECKING:
+    from arena_app.cli.settings_flags import Subcommands
 
 DEVICES = ("auto", "cuda", "cpu")
 DTYPES = ("auto", "bfloat16", "float16", "float32")
@@ -23,11 +29,12 @@ def _positive(text: str) -> int:
     return value
 
 
-def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
-    # The arena's settings flags (--host/--port of the web app...) are not inherited: the worker has its own
-    # --host/--port and needs none of the web app's settings.
-    parser = sub.add_parser(
+def register(sub: Subcommands) -> None:
+    # No arena setting: the worker has its own --host/--port and needs none of the web app's settings.
+    parser = add_command(
+        sub,
         "worker",
+        settings=(),
         help="serve a local model over an OpenAI-compatible API (needs the [worker] extra)",
         description="Load a causal LM from a local folder with transformers and serve "
         "POST /v1/chat/completions (streaming and not), GET /v1/models, GET /health and GET /metrics, "
@@ -72,8 +79,9 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace, settings: Any) -> int:
-    from workers.server import WorkerOptions, serve
+def run(args: argparse.Namespace, settings: ArenaSettings) -> int:
+    from workers.server import serve
+    from workers.state import WorkerOptions
 
     return serve(
         WorkerOptions(

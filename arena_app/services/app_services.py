@@ -21,14 +21,13 @@ from arena_app.services.battle import BattleService
 from arena_app.services.catalogue import ModelCard, Registry
 from arena_app.services.chat import ChatService
 from arena_app.services.client_id import ClientIdentifier, ClientIdentity
-from arena_app.services.errors import InputRejected, storage_errors
 from arena_app.services.identity import IdentityDetector
 from arena_app.services.sampling import ModelPicker
 from arena_app.settings import ArenaSettings
 from arena_app.storage import api
-from arena_app.storage.db import database_errors, make_engine, make_session_factory, session_scope
+from arena_app.storage.db import make_engine, make_session_factory, session_scope
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the leaderboard service (numpy, plotly) is imported when the view is first asked for
     from arena_app.services.leaderboard_service import LeaderboardView
 
 
@@ -68,15 +67,8 @@ class AppServices:
         and :class:`Unavailable` when the database cannot be reached.
         """
         from arena_app.services.leaderboard_service import latest_view
-        from leaderboard.categories import validate_category
 
-        try:
-            validate_category(category)
-        except ValueError as exc:
-            raise InputRejected(str(exc)) from exc
-        # latest_view reads outside session_scope, so driver errors are translated here as well
-        with storage_errors(), database_errors(self.settings.database_url):
-            return latest_view(self.session_factory, category=category, style_control=style_control)
+        return latest_view(self.session_factory, category=category, style_control=style_control)
 
     def close(self) -> None:
         if self.engine is not None:

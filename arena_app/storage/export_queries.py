@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -20,7 +20,7 @@ from arena_app.storage.models import Battle, BattleTag, Message, Vote
 
 DEFAULT_BATCH_SIZE = 2000
 
-_Stmt = TypeVar("_Stmt", bound=Select)
+_Stmt = TypeVar("_Stmt", bound="Select[*tuple[Any, ...]]")  # any SELECT
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,39 +2,58 @@
 and style control, and snapshot categories.
 
 A vote is *counted* when its battle is anonymous (``battles.mode = 'anony'``) and ``votes.excluded_reason``
-is NULL. A category narrows that set (see :mod:`leaderboard.categories`): by ``votes.turn_count`` for
-``multi_turn``, by a ``battle_tags`` row otherwise. Rows are fetched in batches straight into compact numpy
-arrays, so a million votes never exist as a million ORM objects.
+is NULL. A :class:`VoteSelection` narrows that set: by ``votes.turn_count`` or by a ``battle_tags`` row (the
+services turn a category name into one with :mod:`leaderboard.categories`, which storage does not import).
+Rows are fetched in batches straight into compact numpy arrays, so a million votes never exist as a million
+ORM objects.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import Integer, Text, and_, bindparam, case, cast, column, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
+from sqlalchemy.sql import ColumnElement, Select
 
+from arena_app.domain import OUTCOME_CODES, BattleMode
 from arena_app.storage.models import Battle, BattleTag, Conversation, LeaderboardSnapshot, Vote
 from arena_app.storage.pg_copy_rows import copy_int4_columns
-from leaderboard.categories import BUILTIN_CATEGORIES, category_filter
-from leaderboard.data import OUTCOME_CODES
 
 FETCH_BATCH = 100_000
+
+Codes = NDArray[np.int64]
+AnySelect = Select[*tuple[Any, ...]]
+Column = ColumnElement[Any] | InstrumentedAttribute[Any]
+_Stmt = TypeVar("_Stmt", bound=AnySelect)
+
+
+@dataclass(frozen=True)
+class VoteSelection:
+    """Which counted votes to read: every one (the default), those with at least ``min_turns`` user turns at
+    vote time, and/or those whose battle carries ``tag`` (a ``battle_tags`` row)."""
+
+    min_turns: int = 0
+    tag: str | None = None
+
+
+EVERY_COUNTED_VOTE = VoteSelection()
 
 
 @dataclass(frozen=True)
 class AggregatedVotes:
-    """GROUP BY (model_a, model_b, outcome) over the counted votes of a category."""
+    """GROUP BY (model_a, model_b, outcome) over the selected counted votes."""
 
     models: list[str]  # sorted names of models with at least one counted vote
-    model_a: np.ndarray
-    model_b: np.ndarray
-    outcome: np.ndarray
-    count: np.ndarray
+    model_a: Codes
+    model_b: Codes
+    outcome: Codes
+    count: Codes
     vote_count: int
 
 
@@ -43,29 +62,30 @@ class BattleRows:
     """Counted votes one per row, in vote order (ids grow with time); style totals when requested."""
 
     models: list[str]
-    model_a: np.ndarray
-    model_b: np.ndarray
-    outcome: np.ndarray
-    features_a: np.ndarray | None  # (n, 4): answer_tokens, header_count, list_count, bold_count
-    features_b: np.ndarray | None
+    model_a: Codes
+    model_b: Codes
+    outcome: Codes
+    features_a: NDArray[np.float64] | None  # (n, 4): answer_tokens, header_count, list_count, bold_count
+    features_b: NDArray[np.float64] | None
 
 
-def _counted(stmt: Any, category: str) -> Any:
-    f = category_filter(category)
-    stmt = stmt.where(Battle.mode == "anony", Vote.excluded_reason.is_(None))
-    if f.kind == "min_turns":
-        stmt = stmt.where(Vote.turn_count >= f.min_turns)
-    elif f.kind == "tag":
-        stmt = stmt.join(BattleTag, and_(BattleTag.battle_id == Vote.battle_id, BattleTag.tag == f.tag))
+def _counted(stmt: _Stmt, selection: VoteSelection) -> _Stmt:
+    stmt = stmt.where(Battle.mode == BattleMode.ANONY, Vote.excluded_reason.is_(None))
+    if selection.min_turns > 0:
+        stmt = stmt.where(Vote.turn_count >= selection.min_turns)
+    if selection.tag is not None:
+        stmt = stmt.join(
+            BattleTag, and_(BattleTag.battle_id == Vote.battle_id, BattleTag.tag == selection.tag)
+        )
     return stmt
 
 
-def aggregate_counted_votes(s: Session, category: str = "overall") -> AggregatedVotes:
+def aggregate_counted_votes(s: Session, selection: VoteSelection = EVERY_COUNTED_VOTE) -> AggregatedVotes:
     stmt = _counted(
         select(Battle.model_a, Battle.model_b, Vote.outcome, func.count())
         .select_from(Vote)
         .join(Battle, Battle.id == Vote.battle_id),
-        category,
+        selection,
     ).group_by(Battle.model_a, Battle.model_b, Vote.outcome)
     rows = [r for r in s.execute(stmt).all() if r[0] != r[1]]  # a self-battle carries no information
     names = sorted({r[0] for r in rows} | {r[1] for r in rows})
@@ -77,7 +97,7 @@ def aggregate_counted_votes(s: Session, category: str = "overall") -> Aggregated
     return AggregatedVotes(names, a, b, o, c, int(c.sum()))
 
 
-def _raw_batches(s: Session, stmt: Any) -> Iterator[list[tuple[Any, ...]]]:
+def _raw_batches(s: Session, stmt: AnySelect) -> Iterator[list[tuple[Any, ...]]]:  # DBAPI rows: untyped
     """Stream a SELECT of plain columns through the DBAPI cursor, ``FETCH_BATCH`` rows at a time.
 
     SQLAlchemy's Row objects cost ~2.5 us per row; a million rows are 2-3x cheaper as plain driver tuples.
@@ -86,7 +106,7 @@ def _raw_batches(s: Session, stmt: Any) -> Iterator[list[tuple[Any, ...]]]:
     conn = s.connection()
     compiled = stmt.compile(dialect=conn.dialect)
     params = compiled.construct_params()
-    args: Any = tuple(params[k] for k in compiled.positiontup or ()) if compiled.positional else params
+    args: object = tuple(params[k] for k in compiled.positiontup or ()) if compiled.positional else params
     raw = conn.connection.driver_connection
     assert raw is not None
     if conn.dialect.name == "postgresql":
@@ -105,11 +125,13 @@ def _raw_batches(s: Session, stmt: Any) -> Iterator[list[tuple[Any, ...]]]:
         cursor.close()
 
 
-def _battle_rows_stmt(category: str, with_style: bool, first: list[Any], *, int4: bool = False) -> Any:
+def _battle_rows_stmt(
+    selection: VoteSelection, with_style: bool, first: Sequence[Column], *, int4: bool = False
+) -> AnySelect:
     """The counted-votes SELECT in vote-id order: ``first`` columns, then the style totals when asked
     (cast to int4 when ``int4``)."""
     ca, cb = aliased(Conversation), aliased(Conversation)
-    cols = list(first)
+    cols: list[Column] = list(first)
     if with_style:
         style = [
             col for c in (ca, cb) for col in (c.answer_tokens, c.header_count, c.list_count, c.bold_count)
@@ -118,7 +140,7 @@ def _battle_rows_stmt(category: str, with_style: bool, first: list[Any], *, int4
     stmt = select(*cols).select_from(Vote).join(Battle, Battle.id == Vote.battle_id)
     if with_style:
         stmt = stmt.join(ca, ca.id == Battle.conversation_a_id).join(cb, cb.id == Battle.conversation_b_id)
-    return _counted(stmt, category).order_by(Vote.id)
+    return _counted(stmt, selection).order_by(Vote.id)
 
 
 def _battle_rows(
@@ -140,29 +162,31 @@ def _battle_rows(
     return BattleRows(names, a, b, o, fa, fb)
 
 
-def counted_battle_rows(s: Session, category: str = "overall", *, with_style: bool = False) -> BattleRows:
-    """Every counted vote of the category as (model_a, model_b, outcome[, style totals]) in vote-id order.
+def counted_battle_rows(
+    s: Session, selection: VoteSelection = EVERY_COUNTED_VOTE, *, with_style: bool = False
+) -> BattleRows:
+    """Every selected counted vote as (model_a, model_b, outcome[, style totals]) in vote-id order.
 
     Model indices refer to ``BattleRows.models`` (sorted names). Battles of a model against itself are
     left out (they carry no information). PostgreSQL streams the rows as binary COPY (:mod:`.pg_copy_rows`);
     other databases through the DBAPI cursor.
     """
     if s.get_bind().dialect.name == "postgresql":
-        return _counted_battle_rows_pg(s, category, with_style=with_style)
-    return _counted_battle_rows_generic(s, category, with_style=with_style)
+        return _counted_battle_rows_pg(s, selection, with_style=with_style)
+    return _counted_battle_rows_generic(s, selection, with_style=with_style)
 
 
-def _counted_battle_rows_generic(s: Session, category: str, *, with_style: bool) -> BattleRows:
-    stmt = _battle_rows_stmt(category, with_style, [Battle.model_a, Battle.model_b, Vote.outcome])
+def _counted_battle_rows_generic(s: Session, selection: VoteSelection, *, with_style: bool) -> BattleRows:
+    stmt = _battle_rows_stmt(selection, with_style, [Battle.model_a, Battle.model_b, Vote.outcome])
     ids: dict[str, int] = {}
-    parts: list[list[Any]] = []
+    parts: list[list[NDArray[Any]]] = []
     for batch in _raw_batches(s, stmt):
         cols_t = list(zip(*batch, strict=True))
         n = len(batch)
         for name in set(cols_t[0]).union(cols_t[1]):
             if name not in ids:
                 ids[name] = len(ids)
-        part = [
+        part: list[NDArray[Any]] = [
             np.fromiter(map(ids.__getitem__, cols_t[0]), dtype=np.int32, count=n),
             np.fromiter(map(ids.__getitem__, cols_t[1]), dtype=np.int32, count=n),
             np.fromiter(map(OUTCOME_CODES.__getitem__, cols_t[2]), dtype=np.int8, count=n),
@@ -204,7 +228,7 @@ _CONVERSATION_MODELS = text(
 _PG_ROW_SETTINGS = {"work_mem": "256MB", "jit": "off"}
 
 
-def _counted_battle_rows_pg(s: Session, category: str, *, with_style: bool) -> BattleRows:
+def _counted_battle_rows_pg(s: Session, selection: VoteSelection, *, with_style: bool) -> BattleRows:
     """The same rows with every column an int4 computed on the server, read through binary COPY.
 
     Model names become indices into a sorted name list (an ``unnest(...) WITH ORDINALITY`` hash join) and
@@ -213,15 +237,15 @@ def _counted_battle_rows_pg(s: Session, category: str, *, with_style: bool) -> B
     missing from it (index -1 from the outer join) makes it fall back to the battles' own names.
     """
     names = sorted(s.scalars(_CONVERSATION_MODELS).all())
-    rows = _pg_rows(s, category, with_style, names)
+    rows = _pg_rows(s, selection, with_style, names)
     if rows is None:
         both = select(Battle.model_a).union(select(Battle.model_b))
-        rows = _pg_rows(s, category, with_style, sorted(s.scalars(both).all()))
+        rows = _pg_rows(s, selection, with_style, sorted(s.scalars(both).all()))
         assert rows is not None, "every battle model is in the battles' own name list"
     return rows
 
 
-def _pg_rows(s: Session, category: str, with_style: bool, names: list[str]) -> BattleRows | None:
+def _pg_rows(s: Session, selection: VoteSelection, with_style: bool, names: list[str]) -> BattleRows | None:
     """Rows with model indices into ``names``; None when some counted battle has a model not in it."""
     names_param = bindparam("arena_model_names", names, type_=ARRAY(Text))
     maps = [
@@ -230,7 +254,7 @@ def _pg_rows(s: Session, category: str, with_style: bool, names: list[str]) -> B
     ]
     outcome = case(dict(OUTCOME_CODES), value=Vote.outcome)
     first = [cast(func.coalesce(m.c.idx - 1, -1), Integer) for m in maps] + [cast(outcome, Integer)]
-    stmt = _battle_rows_stmt(category, with_style, first, int4=True)
+    stmt = _battle_rows_stmt(selection, with_style, first, int4=True)
     stmt = stmt.outerjoin(maps[0], maps[0].c.name == Battle.model_a)
     stmt = stmt.outerjoin(maps[1], maps[1].c.name == Battle.model_b)
     cols = copy_int4_columns(s, stmt, 11 if with_style else 3, settings=_PG_ROW_SETTINGS)
@@ -246,16 +270,10 @@ def _pg_rows(s: Session, category: str, with_style: bool, names: list[str]) -> B
 
 
 def stored_tags(s: Session) -> list[str]:
+    """Every tag stored on some battle, sorted."""
     return sorted(s.scalars(select(BattleTag.tag).distinct()).all())
 
 
-def available_categories(s: Session) -> list[str]:
-    """Built-in categories first, then every tag stored on some battle."""
-    extra = [t for t in stored_tags(s) if t not in BUILTIN_CATEGORIES]
-    return [*BUILTIN_CATEGORIES, *extra]
-
-
 def snapshot_categories(s: Session) -> list[str]:
-    """Categories with at least one stored snapshot, ``overall`` first."""
-    cats = set(s.scalars(select(LeaderboardSnapshot.category).distinct()).all())
-    return sorted(cats, key=lambda c: (c != "overall", c))
+    """Categories with at least one stored snapshot, sorted."""
+    return sorted(s.scalars(select(LeaderboardSnapshot.category).distinct()).all())

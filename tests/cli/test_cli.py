@@ -132,7 +132,7 @@ def test_export_votes_end_to_end(db_url: str, tmp_path: Path, capsys: pytest.Cap
             "earlier than",
         ),
         (["db", "downgrade", "no-such-rev"], "no-such-rev"),
-        (["--max-turns", "0", "db", "current"], "max_turns"),
+        (["--max-turns", "0", "serve"], "max_turns"),  # refused before anything starts
     ],
 )
 def test_errors_are_one_line(
@@ -256,5 +256,5 @@ def test_list_settings_are_comma_separated_in_the_environment_and_on_the_command
     monkeypatch.setenv("ARENA_IDENTITY_WORDS", "zephyr")
     settings = load_settings()
     assert settings.trusted_proxies == ["10.0.0.1", "10.0.0.0/8"] and settings.identity_words == ["zephyr"]
-    args = build_parser().parse_args(["--identity-words", "a,b ,", "db", "current"])
+    args = build_parser().parse_args(["--identity-words", "a,b ,", "serve"])
     assert load_settings(**settings_overrides(args)).identity_words == ["a", "b"]

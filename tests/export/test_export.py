@@ -14,7 +14,8 @@ import pytest
 from export_seed import EPOCH, bulk_seed, set_vote_time
 from sqlalchemy import Engine
 
-from arena_app.services.export import COLUMNS, ExportError, ExportOptions, export_votes, parse_when
+from arena_app.files.export_rows import COLUMNS
+from arena_app.services.export import ExportError, ExportOptions, export_votes, parse_when
 from arena_app.storage import api
 from arena_app.storage.db import make_session_factory, session_scope
 from arena_app.storage.records import StyleCounts

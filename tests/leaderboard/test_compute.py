@@ -31,8 +31,8 @@ def test_result_is_sorted_consistent_and_round_trips_through_json():
     assert np.mean(res.rating) == pytest.approx(1000.0)
     assert sum(res.votes) == 2 * 3000 and res.total_battles == 3000
     assert res.preliminary == [v < 1000 for v in res.votes]
-    assert res.fit["converged"] and res.fit["ridge"] == 0
-    assert res.style is not None and set(res.style["coefficients"]) == {"tokens", "headers", "lists", "bold"}
+    assert res.fit.converged and res.fit.ridge == 0
+    assert res.style is not None and set(res.style.coefficients) == {"tokens", "headers", "lists", "bold"}
     text = json.dumps(res.to_json(), allow_nan=False)
     back = LeaderboardResult.from_json(json.loads(text))
     assert back == res

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from arena_app.cli.main import main
-from arena_app.services.battle_files import BattleFileError, read_battles
+from arena_app.files.battle_files import BattleFileError, read_battles
 from arena_app.services.export import ExportOptions, export_votes
 from arena_app.services.leaderboard_service import RecomputeParams, fit_file, recompute
 from arena_app.storage.db import make_engine, make_session_factory
@@ -165,7 +165,7 @@ def test_fast_csv_path_handles_unicode_names_and_re_sorts_unsorted_times(tmp_pat
 
 
 def test_json_streams_flat_rows_in_pieces_and_restarts_whole_for_nested_rows(tmp_path, monkeypatch):
-    import arena_app.services.battle_readers as readers
+    import arena_app.files.battle_readers as readers
 
     monkeypatch.setattr(readers, "JSON_BLOCK_BYTES", 150)  # many pieces
     rows = _fastchat_rows() * 5
@@ -217,7 +217,7 @@ def _umask() -> int:
 def test_keys_named_late_or_only_in_some_chunks_are_honoured(tmp_path, monkeypatch):
     """Files that omit null keys: a key first seen deep into a chunk, or a timestamp present in one chunk and
     absent from another, must neither be ignored nor lose rows."""
-    from arena_app.services import battle_readers
+    from arena_app.files import battle_readers
 
     monkeypatch.setattr(battle_readers, "CHUNK_ROWS", 3)
     rows = [
@@ -248,7 +248,7 @@ def test_keys_named_late_or_only_in_some_chunks_are_honoured(tmp_path, monkeypat
 def test_an_ordered_export_mixing_fast_and_quoted_blocks_is_read_once(tmp_path, monkeypatch):
     """Blocks with a quoted cell (a battle with two tags) go through the csv module; the order check must
     carry across both kinds of block instead of declaring the file unsorted and reading it again."""
-    from arena_app.services import battle_files, battle_readers
+    from arena_app.files import battle_files, battle_readers
 
     monkeypatch.setattr(battle_readers, "BLOCK_BYTES", 4096)
     header = "vote_id,battle_id,tstamp,mode,model_a,model_b,winner,turn,excluded_reason,judge,tags"

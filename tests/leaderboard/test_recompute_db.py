@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from arena_app.cli.main import main
 from arena_app.services.leaderboard_service import RecomputeParams, latest_view, recompute
+from arena_app.services.leaderboard_votes import vote_selection
 from arena_app.storage import leaderboard_queries as q
 from arena_app.storage.db import make_engine, make_session_factory
 from arena_app.storage.pg_copy_rows import CopyFormatError, copy_int4_columns
@@ -52,9 +53,9 @@ def test_recompute_counts_only_anonymous_unexcluded_votes_and_matches_in_memory_
         np.testing.assert_allclose(got.result.rating, want.rating, atol=1e-9)
         np.testing.assert_allclose(got.result.lower, want.lower, atol=1e-9)
         np.testing.assert_allclose(got.result.online_elo, want.online_elo, atol=1e-9)
-        np.testing.assert_allclose(got.result.style["rating"], want.style["rating"], atol=1e-7)
+        np.testing.assert_allclose(got.result.style.rating, want.style.rating, atol=1e-7)
     # tokens favour the longer answer in the simulation: style control must see it
-    assert by_cat["overall"].result.style["coefficients"]["tokens"] > 0.05
+    assert by_cat["overall"].result.style.coefficients["tokens"] > 0.05
 
 
 def test_sql_group_by_path_gives_the_same_fit_as_the_row_path(seeded):
@@ -160,9 +161,9 @@ def test_postgres_binary_copy_rows_equal_the_generic_cursor_rows(postgres_url, m
         copies.append(args[2])
         return real_copy(*args, **kwargs)
 
-    def spy_rows(s, category, with_style, names):
+    def spy_rows(s, selection, with_style, names):
         name_lists.append(names)
-        return real_rows(s, category, with_style, names)
+        return real_rows(s, selection, with_style, names)
 
     monkeypatch.setattr(q, "copy_int4_columns", spy_copy)
     monkeypatch.setattr(q, "_pg_rows", spy_rows)
@@ -172,8 +173,8 @@ def test_postgres_binary_copy_rows_equal_the_generic_cursor_rows(postgres_url, m
             for with_style in (True, False):
                 copies.clear(), name_lists.clear()
                 with Session(engine) as s:
-                    got = q.counted_battle_rows(s, category, with_style=with_style)
-                    want = q._counted_battle_rows_generic(s, category, with_style=with_style)
+                    got = q.counted_battle_rows(s, vote_selection(category), with_style=with_style)
+                    want = q._counted_battle_rows_generic(s, vote_selection(category), with_style=with_style)
                 _assert_same_rows(got, want)
                 # one binary COPY per name list: the conversations' names, then the battles' on fallback
                 assert len(name_lists) == (2 if category in fallback else 1)
@@ -189,7 +190,7 @@ def test_postgres_binary_copy_rows_equal_the_generic_cursor_rows(postgres_url, m
         s.commit()
     # a battle model no conversation has: the fast path falls back to the battles' names, still equal
     with Session(engine) as s:
-        rows = q.counted_battle_rows(s, "overall", with_style=True)
+        rows = q.counted_battle_rows(s, vote_selection("overall"), with_style=True)
         assert "renamed" in rows.models and len(rows.model_a) == int(data.counted().sum()) - 1
     renamed = counted[0] - 1
     in_category = {"overall": True, "multi_turn": data.turns[renamed] >= 2, "code": data.code[renamed]}

@@ -1,5 +1,5 @@
-"""``arena serve`` pieces: database preparation and endpoint loading (the launch itself is exercised by
-the end-to-end tests)."""
+"""``arena serve`` pieces: database preparation, endpoint loading and the periodic leaderboard refresh
+(:mod:`arena_app.services.runtime`; the launch itself is exercised by the end-to-end tests)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from arena_app.cli.main import build_parser
-from arena_app.cli.serve import build_registry, endpoint_config, prepare_database
-from arena_app.providers.errors import EndpointFileError
+from arena_app.services.errors import Refused
+from arena_app.services.runtime import build_registry, endpoint_config, prepare_database
 from arena_app.settings import load_settings
 from arena_app.storage.migrate import current, head_revision
 
@@ -24,7 +24,7 @@ def test_sqlite_default_is_migrated_automatically(empty_sqlite_url: str) -> None
 
 @pytest.mark.postgres
 def test_postgres_behind_is_refused_with_the_fix(empty_postgres_url: str) -> None:
-    with pytest.raises(RuntimeError, match="arena db upgrade"):
+    with pytest.raises(Refused, match="arena db upgrade"):
         prepare_database(empty_postgres_url)
     assert current(empty_postgres_url) is None  # untouched
 
@@ -35,7 +35,7 @@ def test_postgres_at_head_is_accepted(postgres_url: str) -> None:
 
 
 def test_entries_with_missing_key_env_are_skipped_with_a_warning(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "endpoints.json"
     entry = {"api_type": "openai", "api_base": "http://127.0.0.1:9/v1"}
@@ -51,23 +51,24 @@ def test_entries_with_missing_key_env_are_skipped_with_a_warning(
     monkeypatch.setenv("ARENA_TEST_PRESENT_KEY", "sk-x")
     monkeypatch.delenv("ARENA_TEST_ABSENT_KEY", raising=False)
     settings = load_settings(endpoints_file=path)
-    registry = build_registry(settings, endpoint_config(settings))
+    warnings: list[str] = []
+    registry = build_registry(settings, endpoint_config(settings), say=warnings.append)
     assert [m.name for m in registry.models()] == ["keyed", "local"]
-    err = capsys.readouterr().err
-    assert "missing" in err and "ARENA_TEST_ABSENT_KEY" in err and "sk-x" not in err
+    assert len(warnings) == 1 and warnings[0].startswith("warning: skipping model:")
+    assert "missing" in warnings[0] and "ARENA_TEST_ABSENT_KEY" in warnings[0] and "sk-x" not in warnings[0]
 
 
 def test_endpoint_file_errors_are_specific(tmp_path: Path) -> None:
-    with pytest.raises(EndpointFileError, match="nope.json: file not found"):
+    with pytest.raises(Refused, match="nope.json: file not found"):
         endpoint_config(load_settings(endpoints_file=tmp_path / "nope.json"))
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    with pytest.raises(EndpointFileError, match="bad.json: invalid JSON at line 1, column 2"):
+    with pytest.raises(Refused, match="bad.json: invalid JSON at line 1, column 2"):
         endpoint_config(load_settings(endpoints_file=bad))
     twice = tmp_path / "twice.json"  # the same loader as `arena models`: a repeated key is an error
     entry = '{"api_type": "openai", "api_base": "http://127.0.0.1:9/v1"}'
     twice.write_text(f'{{"m": {entry}, "m": {entry}}}')
-    with pytest.raises(EndpointFileError, match="duplicate key 'm'"):
+    with pytest.raises(Refused, match="duplicate key 'm'"):
         endpoint_config(load_settings(endpoints_file=twice))
 
 
@@ -79,11 +80,11 @@ def test_demo_entries_and_file_entries_are_merged_file_first(tmp_path: Path) -> 
         "demo-a": {"api_type": "openai", "api_base": "http://127.0.0.1:8/v1"},
         "shared": {"api_type": "openai", "api_base": "http://127.0.0.1:7/v1"},
     }
-    registry = build_registry(settings, endpoint_config(settings), demo)
+    registry = build_registry(settings, endpoint_config(settings), demo, say=print)
     assert [m.name for m in registry.models()] == ["demo-a", "shared"]
     assert registry.get("shared").endpoints == ("127.0.0.1:9",)  # the file's entry wins
     assert registry.get("demo-a").params.max_new_tokens == 99  # ARENA_MAX_NEW_TOKENS applies
-    assert build_registry(settings, None).models() == []
+    assert build_registry(settings, None, say=print).models() == []
 
 
 def test_endpoints_alias_flag() -> None:
@@ -96,9 +97,9 @@ def test_recompute_every_stores_snapshots_in_the_background(sqlite_url: str) -> 
     import threading
     from datetime import UTC, datetime
 
-    from arena_app.cli.serve import _recompute_loop
     from arena_app.providers.registry import ModelRegistry
     from arena_app.services.app_services import create_services
+    from arena_app.services.leaderboard_refresh import LeaderboardRefresher
     from arena_app.storage import api
     from arena_app.storage.db import session_scope
 
@@ -133,7 +134,8 @@ def test_recompute_every_stores_snapshots_in_the_background(sqlite_url: str) -> 
                 client_hash="h",
             )
     stop = threading.Event()
-    thread = threading.Thread(target=_recompute_loop, args=(services, 0.2, stop), daemon=True)
+    refresher = LeaderboardRefresher(services.session_factory, min_votes=services.settings.min_votes)
+    thread = threading.Thread(target=refresher.run_every, args=(0.2, stop), daemon=True)
     thread.start()
     try:
         deadline = 60.0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from arena_app.cli import models as models_cli
-from arena_app.cli.settings_flags import settings_overrides, settings_parent_parser
+from arena_app.cli.main import build_parser, parse_args
+from arena_app.cli.settings_flags import settings_overrides
+from arena_app.services.errors import NotFound, Refused
 from arena_app.settings import load_settings
 from tests.fakes.anthropic_server import AnthropicFakeServer
 from tests.fakes.openai_server import OpenAIFakeServer, Reply
@@ -19,11 +20,9 @@ SECRET = "sk-cli-secret-value-31337"
 
 
 def run(argv: list[str]) -> int:
-    parents = [settings_parent_parser()]
-    parser = argparse.ArgumentParser(prog="arena", parents=parents)
-    sub = parser.add_subparsers(dest="command", required=True)
-    models_cli.register(sub, parents)
-    args = parser.parse_args(argv)
+    """The command as `arena` parses it, but errors raised (main() would print them as one line)."""
+    args = parse_args(build_parser(), argv)
+    assert args.func.__module__ == models_cli.__name__
     return int(args.func(args, load_settings(**settings_overrides(args))))
 
 
@@ -121,7 +120,17 @@ def test_check_reports_each_endpoint_and_fails_when_one_fails(
 
 def test_missing_endpoint_file_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(FileNotFoundError, match="no endpoint file: pass --endpoints-file"):
+    with pytest.raises(NotFound, match="no endpoint file: pass --endpoints-file"):
         run(["models"])
-    with pytest.raises(ValueError, match="file not found"):
+    with pytest.raises(Refused, match="file not found"):
         run(["models", "--endpoints-file", str(tmp_path / "nope.json")])
+
+
+def test_checking_an_unknown_model_sends_nothing(
+    tmp_path: Path, servers: tuple[OpenAIFakeServer, AnthropicFakeServer]
+) -> None:
+    o, a = servers
+    path = write_file(tmp_path, o.base_url, a.base_url)
+    with pytest.raises(NotFound, match="unknown model 'nope'; known models: gpt-local, claude-x, needs-key"):
+        run(["models", "check", "gpt-local", "nope", "--endpoints-file", str(path)])
+    assert o.requests == [] and a.requests == []

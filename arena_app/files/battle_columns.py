@@ -1,6 +1,6 @@
 """Column chunks of a battles file -> compact numpy code arrays, filtered, with the drop counts.
 
-Used by :mod:`arena_app.services.battle_files` (which reads the chunks and keeps the time order). Model
+Used by :mod:`arena_app.files.battle_files` (which reads the chunks and keeps the time order). Model
 names are numbered as they appear and renumbered by name at the end; winners map to FastChat's outcome
 codes, anything else is counted as unknown.
 """
@@ -13,22 +13,30 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import repeat
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import DTypeLike, NDArray
 
-from arena_app.services.battle_readers import BattleFileError
-from arena_app.services.csv_fast import Block, Factor
+from arena_app.domain import OUTCOME_CODES
+from arena_app.files.battle_readers import BattleFileError, Column
+from arena_app.files.csv_fast import Block, Factor
 from leaderboard.categories import MULTI_TURN, category_filter
-from leaderboard.data import OUTCOME_CODES
+
+Codes = NDArray[np.int64]
+Mask = NDArray[np.bool_]
+#: one chunk's kept rows: model_a, model_b, outcome codes, and timestamps when they must be sorted
+Part = tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.int8], NDArray[np.float64] | None]
 
 
 @dataclass
 class FileBattles:
+    """The battles of a file, in time order; model codes index ``models`` (sorted names)."""
+
     models: list[str]
-    model_a: np.ndarray
-    model_b: np.ndarray
-    outcome: np.ndarray  # time-ordered (stable sort by tstamp when the file has one)
+    model_a: Codes
+    model_b: Codes
+    outcome: Codes  # time-ordered (stable sort by tstamp when the file has one)
     rows_read: int = 0
     dropped: Counter[str] = field(default_factory=Counter)
     unknown_winners: Counter[str] = field(default_factory=Counter)
@@ -41,32 +49,32 @@ class BattleAccumulator:
         self.filter = category_filter(category)
         self.keep_named = keep_named
         self.model_ids: dict[str, int] = {}
-        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]] = []
+        self.parts: list[Part] = []
         self.rows = 0
         self.dropped: Counter[str] = Counter()
         self.unknown: Counter[str] = Counter()
         self.sorted_so_far = True
-        self.last_tstamp: Any = None
+        self.last_tstamp: Any = None  # a str or a number, compared with the next chunk's first
         self.any_tstamp = False
 
     def add(
         self,
-        model_a: Sequence[Any],
-        model_b: Sequence[Any],
-        winner: Sequence[Any],
+        model_a: Column,
+        model_b: Column,
+        winner: Column,
         *,
-        anony: Sequence[Any] | None,
-        excluded: Sequence[Any] | None,
-        tstamp: Sequence[Any] | None,
-        turn: Sequence[Any] | None,
-        tags: Sequence[Any] | None,
+        anony: Column | None,
+        excluded: Column | None,
+        tstamp: Column | None,
+        turn: Column | None,
+        tags: Column | None,
     ) -> None:
         """Add a chunk given column-wise (one entry per row)."""
         n = len(model_a)
         self.rows += n
         keep = np.ones(n, dtype=bool)
 
-        def drop(reason: str, bad: np.ndarray) -> None:
+        def drop(reason: str, bad: Mask) -> None:
             self.dropped[reason] += int((keep & bad).sum())
 
         if anony is not None and not self.keep_named:
@@ -102,7 +110,7 @@ class BattleAccumulator:
         for name in set(model_a).union(model_b):
             if name not in self.model_ids and isinstance(name, str) and name:
                 self.model_ids[name] = len(self.model_ids)
-        ids = self.model_ids
+        ids = cast("dict[object, int]", self.model_ids)  # any value may be looked up; non-names get -1
         a = np.fromiter(map(ids.get, model_a, repeat(-1)), dtype=np.int32, count=n)
         b = np.fromiter(map(ids.get, model_b, repeat(-1)), dtype=np.int32, count=n)
         keep &= _paired(a, b, drop)
@@ -116,14 +124,13 @@ class BattleAccumulator:
         keep = np.ones(n, dtype=bool)
         f = blk.fields
 
-        def table(factor: Factor, fn: Any, dtype: Any) -> np.ndarray:
-            return (
-                np.array([fn(v) for v in factor.values], dtype=dtype)[factor.codes]
-                if n
-                else np.zeros(0, dtype)
-            )
+        def table(factor: Factor, fn: Callable[[str], object], dtype: DTypeLike) -> NDArray[Any]:
+            if not n:
+                return np.zeros(0, dtype)
+            per_row: NDArray[Any] = np.array([fn(v) for v in factor.values], dtype=dtype)[factor.codes]
+            return per_row
 
-        def drop(reason: str, bad: np.ndarray) -> None:
+        def drop(reason: str, bad: Mask) -> None:
             self.dropped[reason] += int((keep & bad).sum())
 
         if not self.keep_named:
@@ -168,7 +175,7 @@ class BattleAccumulator:
                 self.sorted_so_far = False  # read again through the csv module, parsing the times
         self.parts.append((a[keep], b[keep], o[keep], None))
 
-    def _category_mask(self, n: int, turn: Sequence[Any] | None, tags: Sequence[Any] | None) -> np.ndarray:
+    def _category_mask(self, n: int, turn: Column | None, tags: Column | None) -> Mask:
         f = self.filter
         if f.kind == "min_turns":
             if turn is None:
@@ -178,7 +185,9 @@ class BattleAccumulator:
             raise BattleFileError(f"category {f.tag!r} needs a 'tags' column/field in the file")
         return np.fromiter((f.tag in _tag_list(t) for t in tags), dtype=bool, count=n)
 
-    def _tstamps(self, tstamp: Sequence[Any] | None, n: int) -> np.ndarray | None:
+    def _tstamps(self, tstamp: Sequence[Any] | None, n: int) -> NDArray[np.float64] | None:
+        """Timestamps to sort by, or a placeholder while the file is in order (checked here). JSON values
+        of any type arrive: a comparison that fails (TypeError) means "not known to be in order"."""
         if tstamp is None:
             return None
         self.any_tstamp = True
@@ -218,7 +227,7 @@ class BattleAccumulator:
         used[a] = True
         used[b] = True
         names = sorted(n for n, i in self.model_ids.items() if used[i])
-        remap = np.full(len(self.model_ids), -1, dtype=np.int32)
+        remap = np.full(len(self.model_ids), -1, dtype=np.int64)
         for new, name in enumerate(names):
             remap[self.model_ids[name]] = new
         return FileBattles(
@@ -226,44 +235,47 @@ class BattleAccumulator:
         )
 
 
-def _paired(a: np.ndarray, b: np.ndarray, drop: Callable[[str, np.ndarray], None]) -> np.ndarray:
+def _paired(a: NDArray[np.int32], b: NDArray[np.int32], drop: Callable[[str, Mask], None]) -> Mask:
     """Rows whose two model names are known and different; the others are counted through ``drop``."""
     missing = (a < 0) | (b < 0)
     drop("missing model name", missing)
     same = (a == b) & ~missing
     drop("model against itself", same)
-    return ~(missing | same)
+    kept: Mask = ~(missing | same)
+    return kept
 
 
 class NeedsSort(Exception):
     pass
 
 
-_ANONY = {True: True, "anony": True, "true": True}  # True == 1, so 1 is in too
+_ANONY: dict[object, bool] = {True: True, "anony": True, "true": True}  # True == 1, so 1 is in too
 # dict.get with a default works in C; unhashable winners (lists, dicts) are mapped to "unknown" first
-_WINNER_CODES: dict[Any, int] = dict(OUTCOME_CODES)
+_WINNER_CODES: dict[object, int] = {name: code for name, code in OUTCOME_CODES.items()}
 
 
-def _is_anony(v: Any) -> bool:
+def _is_anony(v: object) -> bool:
     return v is True or v == "anony" or v == "true" or v == "True" or v == 1 or v == "1"
 
 
-def _int(v: Any) -> int:
+def _int(v: object) -> int:
+    if not isinstance(v, int | float | str):
+        return 0
     try:
         return int(v)
-    except (TypeError, ValueError):
+    except ValueError:
         return 0
 
 
-def _tag_list(v: Any) -> list[str]:
+def _tag_list(v: object) -> list[str]:
     if isinstance(v, list):
-        return v
+        return [t for t in v if isinstance(t, str)]
     if isinstance(v, str):
         return [t for t in v.split(",") if t]
     return []
 
 
-def _seconds(v: Any) -> float:
+def _seconds(v: object) -> float:
     if isinstance(v, int | float):
         return float(v)
     if isinstance(v, str):

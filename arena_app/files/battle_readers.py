@@ -1,6 +1,6 @@
-"""Readers of battles files, yielding column chunks (see :mod:`arena_app.services.battle_files`).
+"""Readers of battles files, yielding column chunks (see :mod:`arena_app.files.battle_files`).
 
-CSV: our export's layout goes through the numpy block parser (:mod:`arena_app.services.csv_fast`), anything
+CSV: our export's layout goes through the numpy block parser (:mod:`arena_app.files.csv_fast`), anything
 else through the csv module; JSON (a FastChat clean_battle array) through orjson when installed (a gradio
 dependency) else the stdlib; JSON Lines in chunks of lines parsed as one array.
 """
@@ -17,12 +17,17 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import repeat
 from pathlib import Path
-from typing import Any
+from typing import IO, cast
 
-from arena_app.services.csv_fast import Block, parse_block
+from arena_app.files.csv_fast import Block, parse_block
 
 CHUNK_ROWS = 200_000
 FORMATS = ("csv", "json", "jsonl")
+
+#: one column of a chunk: a value per row (strings from CSV; any JSON value from JSON files)
+Column = Sequence[object]
+#: a chunk of rows, column-wise by name
+Columns = dict[str, Column]
 
 
 class BattleFileError(ValueError):
@@ -58,9 +63,9 @@ EXPORT_HEADER = (
 BLOCK_BYTES = 16 << 20
 
 
-def csv_chunks(path: Path, *, fast: bool, want_turn: bool = False) -> Iterator[dict[str, Any]]:
+def csv_chunks(path: Path, *, fast: bool, want_turn: bool = False) -> Iterator[Columns | Block]:
     """Column chunks. On our export's layout the fast path parses 16 MB blocks with numpy
-    (:mod:`arena_app.services.csv_fast`) and yields ``{"_block": Block}``; other layouts, and blocks with
+    (:mod:`arena_app.files.csv_fast`) and yields each :class:`Block`; other layouts, and blocks with
     quoting, go through the csv module."""
     with path.open("rb") as fh:
         header_line = fh.readline().decode("utf-8-sig")
@@ -96,7 +101,7 @@ def csv_chunks(path: Path, *, fast: bool, want_turn: bool = False) -> Iterator[d
                 yield from _parsed(path.name, *pending.popleft(), col, width)
 
 
-def _line_blocks(fh: Any) -> Iterator[bytes]:
+def _line_blocks(fh: IO[bytes]) -> Iterator[bytes]:
     """~BLOCK_BYTES pieces of a binary file, each ending at a newline (one is added at the very end)."""
     rest = b""
     while True:
@@ -114,17 +119,15 @@ def _line_blocks(fh: Any) -> Iterator[bytes]:
 
 def _parsed(
     name: str, block: bytes, future: Future[Block | None], col: dict[str, int], width: int
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[Columns | Block]:
     parsed = future.result()
     if parsed is not None:
-        yield {"_block": parsed}
+        yield parsed
     else:  # quoting, ragged lines or odd fields: the csv module decides
         yield from _csv_rows(name, csv.reader(io.StringIO(block.decode("utf-8"), newline="")), col, width)
 
 
-def _csv_rows(
-    name: str, reader: Iterator[list[str]], col: dict[str, int], width: int
-) -> Iterator[dict[str, Any]]:
+def _csv_rows(name: str, reader: Iterator[list[str]], col: dict[str, int], width: int) -> Iterator[Columns]:
     while True:
         rows = list(itertools.islice(reader, CHUNK_ROWS))
         if not rows:
@@ -142,11 +145,12 @@ def _csv_rows(
 _MISSING = object()
 
 
-def _object_columns(objs: list[Any], where: str) -> dict[str, Sequence[Any]]:
+def _object_columns(values: object, where: str) -> Columns:
     """Columns of a chunk of JSON objects; every per-object step is a C-level ``map``."""
-    if not all(map(isinstance, objs, repeat(dict))):
+    if not isinstance(values, list) or not all(map(isinstance, values, repeat(dict))):
         raise BattleFileError(f"{where}: every battle must be a JSON object with model_a, model_b, winner")
-    out: dict[str, Sequence[Any]] = {}
+    objs = cast("list[dict[str, object]]", values)
+    out: Columns = {}
     for k in ("model_a", "model_b", "winner"):
         col = list(map(dict.get, objs, repeat(k), repeat(_MISSING)))
         if _MISSING in col:
@@ -161,13 +165,15 @@ def _object_columns(objs: list[Any], where: str) -> dict[str, Sequence[Any]]:
     return out
 
 
-def _loads(text: str | bytes) -> Any:
+def _loads(text: str | bytes) -> object:
+    """Decoded JSON (any JSON value)."""
     try:
         import orjson  # optional accelerator (a gradio dependency); stdlib json otherwise
 
-        return orjson.loads(text)
+        value: object = orjson.loads(text)
     except ImportError:
-        return json.loads(text)
+        value = json.loads(text)
+    return value
 
 
 JSON_BLOCK_BYTES = 32 << 20
@@ -181,7 +187,7 @@ class _NotFlat(Exception):
     """The array's objects nest (e.g. the conversation release): read the whole file instead."""
 
 
-def _flat_array_pieces(path: Path) -> Iterator[list[Any]]:
+def _flat_array_pieces(path: Path) -> Iterator[list[object]]:
     """Stream a JSON array of *flat* objects (FastChat clean_battle rows) in ~32 MB pieces: with no nested
     objects every ``}`` ends a row, so each piece is cut after its last ``}`` and parsed as one array.
     A cut inside an object leaves it unclosed, so the piece fails to parse; that, or nested objects in the
@@ -210,6 +216,7 @@ def _flat_array_pieces(path: Path) -> Iterator[list[Any]]:
                     objs = _loads(b"[" + piece + b"]")
                 except ValueError:
                     raise _NotFlat from None
+                assert isinstance(objs, list)  # the piece was wrapped in [ ]
                 if any(isinstance(v, dict) for o in objs[:100] if isinstance(o, dict) for v in o.values()):
                     raise _NotFlat
                 yield objs
@@ -217,7 +224,7 @@ def _flat_array_pieces(path: Path) -> Iterator[list[Any]]:
                 return
 
 
-def json_chunks(path: Path, *, stream: bool = True) -> Iterator[dict[str, Sequence[Any]]]:
+def json_chunks(path: Path, *, stream: bool = True) -> Iterator[Columns]:
     """A JSON array of battles. With ``stream`` flat rows come in pieces (bounded memory) and
     :class:`NotFlatJSON` is raised, possibly after some chunks, when the file does not allow it: the caller
     then starts over with ``stream=False``, which parses the whole file at once."""
@@ -238,7 +245,7 @@ def json_chunks(path: Path, *, stream: bool = True) -> Iterator[dict[str, Sequen
         yield _object_columns(data[start : start + CHUNK_ROWS], path.name)
 
 
-def jsonl_chunks(path: Path) -> Iterator[dict[str, Sequence[Any]]]:
+def jsonl_chunks(path: Path) -> Iterator[Columns]:
     with path.open("rb") as fh:
         line_no = 0  # lines read before this chunk, blank ones included (error messages cite file lines)
         while True:
@@ -247,15 +254,16 @@ def jsonl_chunks(path: Path) -> Iterator[dict[str, Sequence[Any]]]:
                 return
             lines = [ln for ln in raw if ln.strip()]
             if lines:
+                objs: object
                 try:
                     objs = _loads(b"[" + b",".join(lines) + b"]")
                 except ValueError:
-                    objs = []
+                    objs = parsed = []
                     for i, ln in enumerate(raw):
                         if not ln.strip():
                             continue
                         try:
-                            objs.append(_loads(ln))
+                            parsed.append(_loads(ln))
                         except ValueError as exc:
                             raise BattleFileError(
                                 f"{path.name}: line {line_no + i + 1} is not JSON ({exc})"

@@ -37,7 +37,7 @@ def _matrix(buf: np.ndarray, start: np.ndarray, lens: np.ndarray, width: int) ->
     """(n, width) bytes of each field, zero-padded after its length. ``buf`` must have ``width`` spare
     bytes at its end (see :func:`parse_block`), so every window is in range."""
     windows = np.lib.stride_tricks.sliding_window_view(buf, width)
-    mat = windows[start]  # one contiguous copy per row
+    mat: np.ndarray = windows[start]  # one contiguous copy per row
     np.multiply(mat, np.arange(width) < lens[:, None], out=mat)
     return mat
 

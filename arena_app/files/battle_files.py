@@ -1,7 +1,7 @@
 """Read battles files for ``arena leaderboard fit``: FastChat ``clean_battle_*.json`` (a JSON array),
 JSON Lines (FastChat-style objects or our export's rows), and our CSV export.
 
-Readers (:mod:`arena_app.services.battle_readers`) yield column chunks; this module turns them into compact
+Readers (:mod:`arena_app.files.battle_readers`) yield column chunks; this module turns them into compact
 numpy code arrays with per-distinct-value look-ups, filters them and keeps the file's time order (or sorts
 by timestamp when the file is not in order). Rows are dropped, and counted, when
 they are not anonymous (unless ``keep_named``), carry an ``excluded_reason``, are outside the category,
@@ -11,23 +11,27 @@ are reported with examples, never silently dropped.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from arena_app.services.battle_columns import BattleAccumulator, FileBattles, NeedsSort
-from arena_app.services.battle_readers import (  # noqa: F401 (BattleFileError is re-exported)
+from arena_app.files.battle_columns import BattleAccumulator, FileBattles, NeedsSort
+from arena_app.files.battle_readers import (
     FORMATS,
     BattleFileError,
+    Columns,
     NotFlatJSON,
     csv_chunks,
     detect_format,
     json_chunks,
     jsonl_chunks,
 )
-from arena_app.services.gc_pause import gc_paused
+from arena_app.files.csv_fast import Block
+from arena_app.files.gc_pause import gc_paused
 from leaderboard.categories import OVERALL, category_filter
+
+__all__ = ["BattleFileError", "FileBattles", "read_battles"]
 
 
 def read_battles(
@@ -66,8 +70,12 @@ def read_battles(
             raise BattleFileError(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
 
 
+#: the chunks of one read of the file; the argument says whether the fast path may be used
+Chunks = Callable[[bool], Iterable[Columns | Block]]
+
+
 def _read(
-    path: Path, chunks: Any, category: str, keep_named: bool, *, trust_order: bool = True
+    path: Path, chunks: Chunks, category: str, keep_named: bool, *, trust_order: bool = True
 ) -> FileBattles:
     """``trust_order``: first read assuming the file is in time order (checked; CSV timestamps then need no
     parsing), and read again parsing them only if it is not. Otherwise parse timestamps at once and sort
@@ -77,8 +85,8 @@ def _read(
         acc = BattleAccumulator(category, keep_named)
         acc.sorted_so_far = attempt == "fast"
         for cols in chunks(attempt == "fast"):
-            if "_block" in cols:
-                acc.add_block(cols["_block"])
+            if isinstance(cols, Block):
+                acc.add_block(cols)
                 continue
             anony = cols.get("anony", cols.get("mode"))
             acc.add(

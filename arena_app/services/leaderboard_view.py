@@ -1,0 +1,142 @@
+"""What the Leaderboard tab shows: the newest stored snapshot of a category, decoded, as rows and figures.
+
+A snapshot row is decoded in one place, :func:`read_snapshot`. Reading never recomputes. Storage errors
+come out as :mod:`arena_app.services.errors` (an outage is ``Unavailable``); an invalid category name is
+:class:`~arena_app.services.leaderboard_votes.InvalidLeaderboardRequest`. See docs/leaderboard.md.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import plotly.graph_objects as go
+from sqlalchemy.orm import Session, sessionmaker
+
+from arena_app.services.errors import storage_errors
+from arena_app.services.leaderboard_votes import checked_category, snapshot_categories
+from arena_app.storage import api
+from arena_app.storage.db import session_scope
+from arena_app.storage.records import SnapshotRecord
+from leaderboard.categories import OVERALL
+from leaderboard.result import LeaderboardResult, SnapshotParams
+
+
+@dataclass(frozen=True)
+class StoredSnapshot:
+    """A stored snapshot, decoded."""
+
+    id: int
+    category: str
+    created_at: datetime
+    vote_count: int
+    params: SnapshotParams
+    result: LeaderboardResult
+
+
+def read_snapshot(record: SnapshotRecord) -> StoredSnapshot:
+    """Decode a snapshot row: THE one place the stored JSON is read (old rows have the same layout)."""
+    params = SnapshotParams.from_json(record.params)
+    result = LeaderboardResult.from_json(record.result)
+    return StoredSnapshot(record.id, record.category, record.created_at, record.vote_count, params, result)
+
+
+def latest_snapshot(session_factory: sessionmaker[Session], category: str = OVERALL) -> StoredSnapshot | None:
+    """The newest snapshot of ``category``, or None when there is none."""
+    checked_category(category)
+    with storage_errors(), session_scope(session_factory) as s:
+        record = api.latest_snapshot(s, category)
+    return None if record is None else read_snapshot(record)
+
+
+@dataclass(frozen=True)
+class LeaderboardRow:
+    rank_ub: int
+    model: str
+    rating: float
+    lower: float
+    upper: float
+    votes: int
+    online_elo: float
+    preliminary: bool
+    unrankable: bool
+
+
+@dataclass(frozen=True)
+class LeaderboardView:
+    category: str
+    style_control: bool
+    rows: list[LeaderboardRow]
+    total_votes: int
+    total_models: int
+    created_at: datetime | None
+    params: SnapshotParams | None  # None when there is no snapshot
+    figures: dict[str, go.Figure]  # by name: leaderboard.charts.FIGURE_NAMES
+    categories: list[str]
+    style_coefficients: dict[str, float]
+    message: str | None = None
+
+
+def latest_view(
+    session_factory: sessionmaker[Session], category: str = OVERALL, style_control: bool = False
+) -> LeaderboardView:
+    """What the Leaderboard tab shows: the newest snapshot of ``category`` (never recomputes).
+
+    Raises :class:`InvalidLeaderboardRequest` for an invalid category name and
+    :class:`~arena_app.services.errors.Unavailable` when the database cannot be read.
+    """
+    checked_category(category)
+    with storage_errors(), session_scope(session_factory) as s:
+        record = api.latest_snapshot(s, category)
+        cats = snapshot_categories(s)
+    empty = LeaderboardView(category, style_control, [], 0, 0, None, None, {}, cats, {})
+    if record is None:
+        hint = "" if category == OVERALL else f" --category {category}"
+        return replace(
+            empty, message=f"No leaderboard for '{category}' yet: run `arena leaderboard recompute{hint}`."
+        )
+    snap = read_snapshot(record)
+    result = snap.result
+    base = replace(
+        empty,
+        total_votes=snap.vote_count,
+        total_models=len(result.models),
+        created_at=snap.created_at,
+        params=snap.params,
+    )
+    if style_control and result.style is None:
+        return replace(
+            base, message="This snapshot has no style-controlled ratings: recompute with --style-control."
+        )
+    coefs = dict(result.style.coefficients) if result.style is not None else {}
+    return replace(
+        base,
+        rows=_view_rows(result, style_control),
+        figures=result.figures(style=style_control),
+        style_coefficients=coefs,
+    )
+
+
+def _view_rows(result: LeaderboardResult, style: bool) -> list[LeaderboardRow]:
+    st = result.style if style else None
+    rating, lower, upper = (
+        (st.rating, st.lower, st.upper) if st else (result.rating, result.lower, result.upper)
+    )
+    rank, unrankable = (st.rank_ub, st.unrankable) if st else (result.rank_ub, result.unrankable)
+    rows = [
+        LeaderboardRow(
+            rank[i],
+            model,
+            rating[i],
+            lower[i],
+            upper[i],
+            result.votes[i],
+            result.online_elo[i],
+            result.preliminary[i],
+            unrankable[i],
+        )
+        for i, model in enumerate(result.models)
+    ]
+    rows.sort(key=lambda r: (-(r.rating if not math.isnan(r.rating) else -math.inf), r.model))
+    return rows
