@@ -184,10 +184,11 @@ def _z(errors):
     return errors.mean(axis=0) / (errors.std(axis=0, ddof=1) / np.sqrt(len(errors)))
 
 
-def test_inverse_propensity_weights_keep_active_sampling_unbiased():
+@pytest.mark.parametrize("rule", ["bt", "neyman", "paper"])
+def test_inverse_propensity_weights_keep_active_sampling_unbiased(rule):
     win, target = _misspecified_arena()
     runs = [
-        _run_arena(win, lambda d: active_probabilities(d, rule="bt", floor=0.1), 100 + s) for s in range(100)
+        _run_arena(win, lambda d: active_probabilities(d, rule=rule, floor=0.1), 100 + s) for s in range(100)
     ]
     ipw = np.array([r[0] for r in runs]) - target
     # mean error over 100 arenas within 4 Monte Carlo standard errors for every model (measured |z| < 2)
