@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/influence.py                      # 129 models, 1.67M battles
     .venv/bin/python bench/influence.py --battles 200000 --greedy
+    .venv/bin/python bench/influence.py --small-arenas 60      # set sizes against the greedy search
 
 The public file (clean_battle_20240814_public.json, ~1.6 GB) cannot be downloaded on this machine (no
 internet except package registries), so the arena is simulated with its shape: 129 models released over
@@ -14,6 +15,11 @@ Times, in one process: aggregation of the battles to cells, the BT fit, then
 :func:`leaderboard.flip_search.find_flip` for the #1 spot (and the top-5 order, and the top pair), printing
 the number of votes removed, their share, the pairs and outcomes, and the refit count; with --greedy also
 :func:`leaderboard.flip_search.greedy_flip` (one-step effects) for comparison.
+
+--small-arenas N instead compares set sizes with the greedy search on N random small arenas (4-10 models,
+200-2000 battles, spreads and tie rates varied; greedy with exact effects where that is cheap, one-step
+effects otherwise) for the #1 spot, the top-2 order and the top-2 set, and prints how often ours was
+larger, equal or smaller, and both searches' total time.
 """
 
 from __future__ import annotations
@@ -70,13 +76,56 @@ def describe(name: str, res: FragilityResult, models: list[str], seconds: float)
         print(f"    {g['count']:4d} x {g['model_a']} vs {g['model_b']}: winner {g['winner']}")
 
 
+def small_arenas(n: int) -> None:
+    worse = equal = better = neither = 0
+    t_ours = t_greedy = 0.0
+    for seed in range(200, 200 + n):
+        rng = np.random.default_rng(seed)
+        m, battles = int(rng.integers(4, 11)), int(rng.integers(200, 2000))
+        spread = float(rng.choice([0.2, 0.5, 1.0]))
+        tie_rate = float(rng.choice([0.0, 0.15, 0.4]))
+        rating = rng.normal(0, spread, m)
+        a = rng.integers(0, m, battles)
+        b = (a + rng.integers(1, m, battles)) % m
+        p = 1 / (1 + np.exp(rating[b] - rating[a]))
+        u = rng.random(battles)
+        o = np.where(u < tie_rate, 2, np.where(rng.random(battles) < p, 0, 1))
+        pc = aggregate(a, b, o, m)
+        for target in (Target.top(1), Target.top(2), Target.top_set(2)):
+            t0 = time.perf_counter()
+            ours = find_flip(pc, target)
+            t_ours += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            greedy = greedy_flip(pc, target, effect="exact" if m * m * battles < 20_000 else "one-step")
+            t_greedy += time.perf_counter() - t0
+            if not greedy.found and not ours.found:
+                neither += 1
+            elif greedy.found and (not ours.found or ours.n_removed > greedy.n_removed):
+                worse += 1
+                print(f"  larger: seed {seed} {target} ours {ours.n_removed} greedy {greedy.n_removed}")
+            elif ours.found and (not greedy.found or ours.n_removed < greedy.n_removed):
+                better += 1
+            else:
+                equal += 1
+    print(
+        f"{n} arenas x 3 targets: ours larger {worse}, equal {equal}, smaller {better}, "
+        f"neither found {neither}; time ours {t_ours:.1f} s, greedy {t_greedy:.1f} s"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", type=int, default=129)
     ap.add_argument("--battles", type=int, default=1_670_000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--greedy", action="store_true", help="also run the one-vote-at-a-time greedy search")
+    ap.add_argument("--small-arenas", type=int, default=0, help="compare with greedy on N small arenas")
     args = ap.parse_args()
+    if args.small_arenas:
+        print(f"load average before: {os.getloadavg()[0]:.2f}")
+        small_arenas(args.small_arenas)
+        print(f"load average after: {os.getloadavg()[0]:.2f}")
+        return
     print(f"load average before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
     a, b, o, rating = simulate_arena(args.models, args.battles, args.seed)
     models = [f"model-{k:03d}" for k in range(args.models)]

@@ -32,8 +32,8 @@ What to expect (bench/sampling.py, derivation in docs/leaderboard.md): inverse-p
 most of what sampling informative pairs buys. With an Arena-like rating spread (sd 120 points) even an
 oracle design saves under 1% of the votes for the same summed rating variance of the weighted fit, and
 the measured samplers save 0-1%; the paper's literal rule needs 2-6% *more* votes for the rating
-intervals (it targets the win matrix). Larger gains need a wide spread (sd 300: ~10% fewer votes for
-the mean width, 30-40% for the widest interval). The weights are still what keeps the ratings unbiased
+intervals (it targets the win matrix). Larger gains need a wide spread (sd 300: 6-9% fewer votes for
+the mean width, 29-41% for the widest interval). The weights are still what keeps the ratings unbiased
 when the Bradley-Terry model is not exactly right (tested).
 """
 
