@@ -60,7 +60,9 @@ class Check:
         self.order = _order(fit.theta, fit.rankable)
         if target.kind == "pair":
             for m in (target.a, target.b):
-                if not (0 <= m < len(fit.theta)) or not fit.rankable[m]:
+                if not 0 <= m < len(fit.theta):
+                    raise ValueError(f"no model with index {m} (there are {len(fit.theta)})")
+                if not fit.rankable[m]:
                     raise ValueError(f"model {m} is not rankable in this data (no finite rating)")
             hi, lo = (
                 (target.a, target.b) if fit.theta[target.a] >= fit.theta[target.b] else (target.b, target.a)
@@ -160,10 +162,12 @@ def fragility_line(result: FragilityResult, models: list[str]) -> str:
     what = {
         "top": "The #1 spot" if t.k == 1 else f"The top-{t.k} order",
         "top_set": f"The top-{t.k} set",
-        "pair": "The order of the two models",
+        "pair": f"The order of {models[t.a]} and {models[t.b]}" if t.kind == "pair" else "",
     }[t.kind]
     if not result.found:
-        return f"{what} did not change in our search with up to 5% of the {result.n_total:,} votes removed."
+        return (
+            f"{what} did not change in this search (removing up to its cap of the {result.n_total:,} votes)."
+        )
     line = (
         f"{what} changes if {result.n_removed:,} of {result.n_total:,} votes ({result.share:.4%}) are removed"
     )

@@ -180,6 +180,10 @@ def test_not_found_within_budget_and_bad_targets():
     pc2 = aggregate([0, 0, 1, 2], [1, 2, 2, 1], [0, 0, 0, 0], 3)  # model 0 never lost
     with pytest.raises(ValueError, match="not rankable"):
         find_flip(pc2, Target.pair(0, 1))
+    with pytest.raises(ValueError, match="no model with index 7"):
+        find_flip(pc2, Target.pair(1, 7))
+    res = find_flip(pc, Target.pair(0, 1))
+    assert fragility_line(res, list("abcde")).startswith("The order of a and b ")
 
 
 def test_one_liner_names_the_change():
