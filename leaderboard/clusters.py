@@ -43,6 +43,7 @@ class ClusterCells:
     pairs: PairCounts
     matrix: csr_matrix
     labels: IntArray
+    by_cell: csr_matrix  # matrix transposed (cells x clusters): one sparse mat-vec per bootstrap round
 
     @property
     def n_clusters(self) -> int:
@@ -73,8 +74,7 @@ def cluster_cells(
     pair = np.searchsorted(keys, lo * n_models + hi)
     n_pairs = len(pc.i)
     matrix = coo_matrix((w, (cl_idx.ravel(), oc * n_pairs + pair)), shape=(len(labels), 3 * n_pairs)).tocsr()
-    matrix.sum_duplicates()
-    return ClusterCells(pc, matrix, np.asarray(labels))
+    return ClusterCells(pc, matrix, np.asarray(labels), matrix.T.tocsr())
 
 
 def draw_cluster_rounds(
@@ -84,10 +84,9 @@ def draw_cluster_rounds(
     n_c = cells.n_clusters
     p = len(cells.pairs.i)
     out = np.empty((rounds, 3 * p))
-    mat_t = cells.matrix.T.tocsr()  # (cells, clusters): one sparse mat-vec per round
     for r in range(rounds):
         mult = np.bincount(rng.integers(0, n_c, size=n_c), minlength=n_c).astype(np.float64)
-        out[r] = mat_t @ mult
+        out[r] = cells.by_cell @ mult
     return out[:, :p], out[:, p : 2 * p], out[:, 2 * p :]
 
 
