@@ -77,12 +77,21 @@ def incidence(pc: PairCounts) -> csr_matrix:
     )
 
 
+# Draws ``rounds`` resampled data sets: (i_wins, j_wins, ties), each of shape (rounds, P).
+RoundDraw = Callable[[np.random.Generator, int], tuple[FloatArray, FloatArray, FloatArray]]
+
+
 def _chunk_thetas(
-    pc: PairCounts, fit: BTFit, rng: np.random.Generator, rounds: int, chol: tuple[FloatArray, bool]
+    pc: PairCounts,
+    fit: BTFit,
+    rng: np.random.Generator,
+    rounds: int,
+    chol: tuple[FloatArray, bool],
+    draw: RoundDraw,
 ) -> FloatArray:
     """Thetas of ``rounds`` rounds, shape (rounds, m). Arrays are laid out (pairs, rounds) so that gathers
     and the sparse products run over contiguous rows."""
-    iw, jw, ti = (np.ascontiguousarray(x.T) for x in draw_rounds(pc, rng, rounds))
+    iw, jw, ti = (np.ascontiguousarray(x.T) for x in draw(rng, rounds))
     n = iw + jw + ti
     w = iw + 0.5 * ti
     inc = incidence(pc)  # (P, m): d = inc @ theta is 4x faster than gathering theta[i] - theta[j]
@@ -140,6 +149,24 @@ def bootstrap_thetas(
     progress: Callable[[int, int], None] | None = None,
 ) -> FloatArray:
     """Theta of each bootstrap round, shape (rounds, m); NaN where a model drew no battle."""
+    return resampled_thetas(
+        pc, fit, lambda g, r: draw_rounds(pc, g, r), rng, rounds=rounds, threads=threads, progress=progress
+    )
+
+
+def resampled_thetas(
+    pc: PairCounts,
+    fit: BTFit,
+    draw: RoundDraw,
+    rng: np.random.Generator,
+    *,
+    rounds: int = 1000,
+    threads: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+) -> FloatArray:
+    """Theta of each round of any resampling scheme ``draw`` (battles: :func:`draw_rounds`; clusters:
+    :mod:`leaderboard.clusters`), shape (rounds, m), solved exactly as :func:`bootstrap_thetas` does
+    (chord-Newton from the full-data fit, chunked, seeded per chunk); NaN where a model drew no battle."""
     m = pc.n_models
     if rounds <= 0 or m == 0 or len(pc.i) == 0:
         return np.zeros((max(rounds, 0), m))
@@ -152,7 +179,7 @@ def bootstrap_thetas(
     def run(c: int) -> int:
         start = c * CHUNK
         gen = np.random.Generator(np.random.PCG64(int(seeds[c])))
-        out[start : start + sizes[c]] = _chunk_thetas(pc, fit, gen, sizes[c], chol)
+        out[start : start + sizes[c]] = _chunk_thetas(pc, fit, gen, sizes[c], chol, draw)
         return sizes[c]
 
     done = 0

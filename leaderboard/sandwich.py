@@ -43,3 +43,21 @@ def sandwich_intervals(
     ratings = ident.ratings(fit.theta)
     sd = np.sqrt(np.maximum(np.diag(rating_cov(sandwich_cov(pc, fit), ident)), 0.0))
     return ratings - z * sd, ratings + z * sd
+
+
+def weighted_sandwich_cov(pc_w: PairCounts, pc_w2: PairCounts, fit: BTFit) -> FloatArray:
+    """Robust covariance of theta fitted on weighted votes (e.g. inverse-propensity weights):
+    ``H_w^+ M H_w^+`` with ``H_w`` the Hessian of the weighted objective (cells ``pc_w``: the sum of the
+    weights per cell) and ``M = sum_votes w^2 (y - p)^2 (e_i - e_j)(e_i - e_j)^T`` (``pc_w2``: the sum of
+    the squared weights per cell, same pairs). With all weights 1 this is :func:`sandwich_cov`."""
+    m = pc_w.n_models
+    if m == 0 or len(pc_w.i) == 0:
+        return np.zeros((m, m))
+    if not (np.array_equal(pc_w.i, pc_w2.i) and np.array_equal(pc_w.j, pc_w2.j)):
+        raise ValueError("weighted and squared-weight counts must have the same pairs")
+    p = expit(fit.theta[pc_w.i] - fit.theta[pc_w.j])
+    meat_w = pc_w2.i_wins * (1 - p) ** 2 + pc_w2.j_wins * p**2 + pc_w2.ties * (0.5 - p) ** 2
+    meat = laplacian(m, pc_w.i, pc_w.j, meat_w)
+    h = regularised_hessian(hessian(fit.theta, pc_w, fit.ridge), fit.ridge)
+    h_inv = scipy.linalg.pinvh(h) if not np.all(np.isfinite(h)) else np.linalg.inv(h)
+    return np.asarray(h_inv @ meat @ h_inv)
