@@ -153,6 +153,74 @@ class StyleRatings:
         )
 
 
+@dataclass(frozen=True)
+class TieModelSummary:
+    """The Davidson tie parameter (``--ties davidson``): ``P(tie) = nu / (e^a + e^-a + nu)``; ``nu_tie`` and
+    ``nu_bothbad`` split it by the share of "both bad" among the ties (see docs/leaderboard.md)."""
+
+    model: str
+    nu: float
+    nu_lower: float | None  # 95% interval (sandwich); None when nu is at its boundary (no ties)
+    nu_upper: float | None
+    nu_tie: float
+    nu_bothbad: float
+    tie_probability_equal: float  # P(tie) between two equally strong models: nu / (2 + nu)
+
+    def to_json(self) -> JSONDict:
+        return {
+            "model": self.model,
+            "nu": json_number(self.nu),
+            "nu_lower": json_number(self.nu_lower),
+            "nu_upper": json_number(self.nu_upper),
+            "nu_tie": json_number(self.nu_tie),
+            "nu_bothbad": json_number(self.nu_bothbad),
+            "tie_probability_equal": json_number(self.tie_probability_equal),
+        }
+
+    @classmethod
+    def from_json(cls, f: Fields) -> TieModelSummary:
+        return cls(
+            f.string("model"),
+            f.number("nu"),
+            f.optional_number("nu_lower"),
+            f.optional_number("nu_upper"),
+            f.number("nu_tie"),
+            f.number("nu_bothbad"),
+            f.number("tie_probability_equal"),
+        )
+
+
+@dataclass(frozen=True)
+class FragilitySummary:
+    """Ranking fragility computed with the snapshot: the smallest verified set of counted votes this search
+    found whose removal changes the #1 model (``leaderboard.flip_search.find_flip``); ``line`` is the
+    leaderboard's one-liner."""
+
+    target: str  # "top1"
+    found: bool
+    n_removed: int  # 0 when not found
+    n_total: int
+    line: str
+
+    @property
+    def share(self) -> float:
+        return self.n_removed / self.n_total if self.n_total else 0.0
+
+    def to_json(self) -> JSONDict:
+        return {
+            "target": self.target,
+            "found": self.found,
+            "n_removed": self.n_removed,
+            "n_total": self.n_total,
+            "line": self.line,
+        }
+
+    @classmethod
+    def from_json(cls, f: Fields) -> FragilitySummary:
+        found, removed, total = f.boolean("found"), f.integer("n_removed"), f.integer("n_total")
+        return cls(f.string("target"), found, removed, total, f.string("line"))
+
+
 @dataclass
 class LeaderboardResult:
     """Per-model lists are parallel and sorted by rating, descending."""
@@ -174,6 +242,11 @@ class LeaderboardResult:
     style: StyleRatings | None = None
     timings: dict[str, float] = field(default_factory=dict)
     version: int = RESULT_VERSION
+    # Added later (older snapshots lack the keys and read as these defaults):
+    weighted: bool = False  # the fit used the votes' sampling weights (inverse propensity)
+    clusters: int | None = None  # number of clusters of a cluster-* interval method
+    tie_model: TieModelSummary | None = None  # --ties davidson
+    fragility: FragilitySummary | None = None
 
     def to_json(self) -> JSONDict:
         """The stored form: plain JSON types, NaN as null, keys in field order."""
@@ -195,7 +268,22 @@ class LeaderboardResult:
             "style": None if self.style is None else self.style.to_json(),
             "timings": json_number_map(self.timings),
             "version": self.version,
+            **self._added_json(),
         }
+
+    def _added_json(self) -> JSONDict:
+        """Keys added after the first snapshots, written only when set (older results write back as
+        stored)."""
+        out: JSONDict = {}
+        if self.weighted:
+            out["weighted"] = True
+        if self.clusters is not None:
+            out["clusters"] = self.clusters
+        if self.tie_model is not None:
+            out["tie_model"] = self.tie_model.to_json()
+        if self.fragility is not None:
+            out["fragility"] = self.fragility.to_json()
+        return out
 
     @classmethod
     def from_json(cls, data: object) -> LeaderboardResult:
@@ -205,6 +293,7 @@ class LeaderboardResult:
         if version != RESULT_VERSION:
             raise ValueError(f"unsupported leaderboard result version {version!r}")
         style = f.optional_obj("style")
+        tie_model, fragility = f.optional_obj("tie_model"), f.optional_obj("fragility")
         result = cls(
             models=f.strings("models"),
             rating=f.numbers("rating"),
@@ -223,6 +312,10 @@ class LeaderboardResult:
             style=None if style is None else StyleRatings.from_json(style),
             timings=f.number_map("timings") if "timings" in f else {},
             version=version,
+            weighted=f.boolean("weighted", False),
+            clusters=f.optional_integer("clusters"),
+            tie_model=None if tie_model is None else TieModelSummary.from_json(tie_model),
+            fragility=None if fragility is None else FragilitySummary.from_json(fragility),
         )
         result.check_lengths()
         return result

@@ -69,7 +69,7 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 @dataclass(frozen=True)
 class RecomputeParams:
     categories: tuple[str, ...] = (OVERALL,)  # or ("all",): every built-in category and stored tag
-    compute: ComputeParams = field(default_factory=lambda: ComputeParams(style_control=True))
+    compute: ComputeParams = field(default_factory=lambda: ComputeParams(style_control=True, fragility=True))
     online_elo: bool = True
 
 
