@@ -40,14 +40,16 @@ class FileBattles:
     rows_read: int = 0
     dropped: Counter[str] = field(default_factory=Counter)
     unknown_winners: Counter[str] = field(default_factory=Counter)
+    cluster: Codes | None = None  # per battle, 0..C-1, when read_battles was asked for a cluster column
 
 
 class BattleAccumulator:
     """Turns column chunks into compact code arrays; keeps the drop counts."""
 
-    def __init__(self, category: str, keep_named: bool) -> None:
+    def __init__(self, category: str, keep_named: bool, cluster: str | None = None) -> None:
         self.filter = category_filter(category)
         self.keep_named = keep_named
+        self.clusters = ClusterCodes(cluster) if cluster is not None else None
         self.model_ids: dict[str, int] = {}
         self.parts: list[Part] = []
         self.rows = 0
@@ -68,6 +70,7 @@ class BattleAccumulator:
         tstamp: Column | None,
         turn: Column | None,
         tags: Column | None,
+        cluster: Column | None = None,
     ) -> None:
         """Add a chunk given column-wise (one entry per row)."""
         n = len(model_a)
@@ -115,6 +118,8 @@ class BattleAccumulator:
         b = np.fromiter(map(ids.get, model_b, repeat(-1)), dtype=np.int32, count=n)
         keep &= _paired(a, b, drop)
         ts = self._tstamps(tstamp, len(keep))
+        if self.clusters is not None:
+            self.clusters.add(cluster, keep)
         self.parts.append((a[keep], b[keep], o[keep], ts[keep] if ts is not None else None))
 
     def add_block(self, blk: Block) -> None:
@@ -173,6 +178,8 @@ class BattleAccumulator:
                     self.last_tstamp = bytes(ts[-1]).decode("ascii", "replace")
             if not ordered:
                 self.sorted_so_far = False  # read again through the csv module, parsing the times
+        if self.clusters is not None:
+            self.clusters.add_factor(f.get("judge"), keep)
         self.parts.append((a[keep], b[keep], o[keep], None))
 
     def _category_mask(self, n: int, turn: Column | None, tags: Column | None) -> Mask:
@@ -230,8 +237,9 @@ class BattleAccumulator:
         remap = np.full(len(self.model_ids), -1, dtype=np.int64)
         for new, name in enumerate(names):
             remap[self.model_ids[name]] = new
+        cluster = self.clusters.codes() if self.clusters is not None else None
         return FileBattles(
-            names, remap[a], remap[b], o.astype(np.int64), self.rows, self.dropped, self.unknown
+            names, remap[a], remap[b], o.astype(np.int64), self.rows, self.dropped, self.unknown, cluster
         )
 
 
@@ -247,6 +255,52 @@ def _paired(a: NDArray[np.int32], b: NDArray[np.int32], drop: Callable[[str, Mas
 
 class NeedsSort(Exception):
     pass
+
+
+class ClusterCodes:
+    """One integer per kept battle for the values of a cluster column (judge, question_id), numbered as
+    they appear; a battle without a value (null, empty) is a cluster of its own."""
+
+    def __init__(self, column: str) -> None:
+        self.column = column
+        self.ids: dict[object, int] = {}
+        self.parts: list[Codes] = []
+        self.alone = 0  # battles without a value so far (their codes are negative until codes())
+
+    def add(self, values: Column | None, keep: Mask) -> None:
+        if values is None:
+            raise BattleFileError(f"the file has no {self.column!r} field: it is needed for clusters")
+        out = np.empty(int(keep.sum()), dtype=np.int64)
+        for k, row in enumerate(np.flatnonzero(keep).tolist()):
+            v = values[row]
+            if v is None or v == "":
+                self.alone += 1
+                out[k] = -self.alone
+            else:
+                try:
+                    out[k] = self.ids.setdefault(v, len(self.ids))
+                except TypeError:  # an unhashable value (a list or object): no usable id
+                    self.alone += 1
+                    out[k] = -self.alone
+        self.parts.append(out)
+
+    def add_factor(self, factor: Factor | None, keep: Mask) -> None:
+        if factor is None:
+            raise BattleFileError(f"the file has no {self.column!r} column: it is needed for clusters")
+        table = np.array([self.ids.setdefault(v, len(self.ids)) if v else -1 for v in factor.values])
+        codes = table[factor.codes[keep]] if len(table) else np.zeros(0, dtype=np.int64)
+        empty = np.flatnonzero(codes < 0)
+        codes[empty] = -(self.alone + 1 + np.arange(len(empty)))
+        self.alone += len(empty)
+        self.parts.append(codes.astype(np.int64))
+
+    def reorder(self, order: NDArray[np.int64]) -> None:
+        self.parts = [np.concatenate(self.parts)[order]] if self.parts else []
+
+    def codes(self) -> Codes:
+        """Dense codes 0..C-1 (battles without a value numbered after the others)."""
+        raw = np.concatenate(self.parts) if self.parts else np.zeros(0, dtype=np.int64)
+        return np.where(raw >= 0, raw, len(self.ids) - 1 - raw).astype(np.int64)
 
 
 _ANONY: dict[object, bool] = {True: True, "anony": True, "true": True}  # True == 1, so 1 is in too
