@@ -72,8 +72,9 @@ def add_compute_flags(
             "--weights",
             choices=("auto", "on", "off"),
             default="auto",
-            help="fit with each battle's inverse-propensity sampling weight: auto (default) when some weight "
-            f"differs from 1 (ARENA_SAMPLING=weighted|active), on, or off ({DOCS}, 'Active sampling')",
+            help="fit with each battle's inverse-propensity sampling weight: auto (default) when some "
+            "weight differs from 1 (battles drawn by weighted or active sampling), on, or off "
+            f"({DOCS}, 'Active sampling')",
         )
     g.add_argument(
         "--fragility",
