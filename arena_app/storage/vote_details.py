@@ -2,10 +2,11 @@
 fragility maps a removal set back to votes), the battle's sampling weight (inverse-propensity weighting)
 and a cluster id per vote (cluster intervals, per-judge views).
 
-Clusters: ``judge`` is the voter (``votes.client_hash``, the salted client hash); ``conversation`` is the
-battle's opening prompt (the exact text of the first user message of side A), so battles started from the
-same prompt share a cluster; a battle without a stored prompt is a cluster of its own. Both are numbered
-``0..C-1`` by the database (``dense_rank``), so no prompt text is sent to the client.
+Clusters: ``judge`` is the voter (``votes.client_hash``, the salted client hash, numbered as the rows
+arrive); ``conversation`` is the battle's opening prompt (the exact text of the first user message of side
+A), so battles started from the same prompt share a cluster; a battle without a stored prompt is a cluster
+of its own. Prompts are numbered by the database (``dense_rank``), so no prompt text is sent to the
+client. Both come back as ``0..C-1``.
 
 "Counted" is the rule of :mod:`arena_app.storage.leaderboard_queries` (the same filter function), and rows
 come in vote-id order with self-battles left out, exactly as ``counted_battle_rows`` returns them.
@@ -61,8 +62,8 @@ def counted_vote_details(
     if weights:
         cols.append(Battle.sampling_weight)
     prompt = aliased(Message)
-    if cluster == "judge":
-        cols.append(func.dense_rank().over(order_by=Vote.client_hash))
+    if cluster == "judge":  # a window sort over 64-character hashes cost SQLite 2.5x the whole read
+        cols.append(Vote.client_hash)
     elif cluster == "conversation":
         cols += [func.dense_rank().over(order_by=prompt.content), prompt.content.is_(None)]
     stmt = select(*cols).select_from(Vote).join(Battle, Battle.id == Vote.battle_id)
@@ -78,6 +79,7 @@ def counted_vote_details(
         )
     stmt = _counted(stmt, selection).order_by(Vote.id)
     ids: dict[str, int] = {}
+    judges: dict[str, int] = {}
     parts: list[list[NDArray[Any]]] = []
     for batch in _raw_batches(s, stmt):  # DBAPI tuples, converted a batch at a time
         cols_t = list(zip(*batch, strict=True))
@@ -89,10 +91,21 @@ def counted_vote_details(
                 np.fromiter(map(ids.__getitem__, cols_t[1]), dtype=np.int64, count=len(batch)),
                 np.fromiter(map(ids.__getitem__, cols_t[2]), dtype=np.int64, count=len(batch)),
                 np.fromiter(map(OUTCOME_CODES.__getitem__, cols_t[3]), dtype=np.int64, count=len(batch)),
-                *(np.array(c, dtype=np.float64) for c in cols_t[4:]),
+                *(np.array(c, dtype=np.float64) for c in cols_t[4 : 4 + weights]),
+                *(
+                    _codes(judges, c) if cluster == "judge" else np.array(c, dtype=np.float64)
+                    for c in cols_t[4 + weights :]
+                ),
             ]
         )
     return _details(ids, parts, weights=weights, cluster=cluster)
+
+
+def _codes(table: dict[str, int], values: tuple[Any, ...]) -> NDArray[np.int64]:
+    """Each value's number in ``table`` (new values get the next one)."""
+    for v in set(values):
+        table.setdefault(v, len(table))
+    return np.fromiter(map(table.__getitem__, values), dtype=np.int64, count=len(values))
 
 
 def _details(
