@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from bench.queue_client import AppConfig, CallError, call, fetch_config
+from bench.queue_client import AppConfig, CallError, call, fetch_config, shared_client
 
 VOTES = ("battle_vote_a", "battle_vote_b", "battle_vote_tie", "battle_vote_bothbad")
 VOTE_ACK = "vote was recorded"
@@ -163,7 +163,7 @@ async def drive(spec: DriveSpec, measure: Callable[[], Any], max_seconds: float 
     window = _Window(spec, measure, result)
     limits = httpx.Limits(max_connections=spec.users * 3 + 16, max_keepalive_connections=spec.users * 2 + 8)
     timeout = httpx.Timeout(60.0, connect=10.0)  # read: Gradio sends a heartbeat every 15 s
-    async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
+    async with shared_client(limits=limits, timeout=timeout) as client:
         config = await fetch_config(client, spec.base_url, {})
         run_id = uuid.uuid4().hex[:10]
         ramp = min(spec.warmup / 2, 5.0)  # spread the users' starts instead of one thundering herd

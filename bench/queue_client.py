@@ -8,7 +8,7 @@ what a benchmark needs: when the call started, when the first event containing a
 same but is slower and hides the timings.
 
 Every request of one simulated user carries that user's headers (e.g. the load balancer's affinity cookie,
-see deploy/README.md); the ``httpx.AsyncClient`` itself is shared by all users.
+see deploy/README.md); one :func:`shared_client` serves all users and keeps no cookie jar of its own.
 """
 
 from __future__ import annotations
@@ -16,9 +16,16 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import httpx
+
+
+def shared_client(**kwargs: Any) -> httpx.AsyncClient:
+    """An AsyncClient for many simulated users: it keeps no cookies itself (each user sends its own)."""
+    jar = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))  # accept none
+    return httpx.AsyncClient(cookies=jar, **kwargs)
 
 
 class CallError(Exception):

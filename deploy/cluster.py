@@ -141,9 +141,9 @@ def _log_tail(path: str, lines: int = 15) -> str:
         return "(no log)"
 
 
-def _spawn(argv: list[str], log: Path, env: dict[str, str]) -> int:
+def _spawn(argv: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     with open(log, "ab") as out:
-        child = subprocess.Popen(
+        return subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -151,25 +151,42 @@ def _spawn(argv: list[str], log: Path, env: dict[str, str]) -> int:
             env=env,
             start_new_session=True,
         )
-    return child.pid
 
 
-def _wait_until_answering(procs: list[tuple[Proc, str]], timeout: float) -> None:
+def _wait_until_answering(procs: list[tuple[Proc, subprocess.Popen[bytes], str]], timeout: float) -> None:
+    """Poll ``GET /config`` of each; the Popen handle (not /proc) tells whether a process died meanwhile:
+    right after the fork the child's command line is still its parent's."""
     deadline = time.monotonic() + timeout
     waiting = list(procs)
     while waiting:
-        for proc, url in list(waiting):
-            if not _alive(proc):
+        for item in list(waiting):
+            proc, child, url = item
+            if child.poll() is not None:
                 raise ClusterError(
-                    f"{proc.name} (pid {proc.pid}) exited; its log {proc.log}:\n{_log_tail(proc.log)}"
+                    f"{proc.name} (pid {proc.pid}) exited with {child.returncode}; its log {proc.log}:\n"
+                    + _log_tail(proc.log)
                 )
             if answers(url, timeout=2):
-                waiting.remove((proc, url))
+                waiting.remove(item)
         if waiting and time.monotonic() > deadline:
-            names = ", ".join(p.name for p, _ in waiting)
+            names = ", ".join(p.name for p, _, _ in waiting)
             raise ClusterError(f"{names} did not answer GET /config within {timeout:.0f} s")
         if waiting:
             time.sleep(0.3)
+
+
+def _end_children(children: list[subprocess.Popen[bytes]], timeout: float = 20.0) -> None:
+    """Stop what this call started (by handle: valid even before the children have exec'd)."""
+    for child in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+            child.wait(5)
 
 
 def start(
@@ -207,9 +224,11 @@ def start(
     info = ClusterInfo(
         f"http://127.0.0.1:{listen_port}", str(run_dir), [], Proc("nginx", 0, listen_port, "", str(prefix))
     )
+    children: list[subprocess.Popen[bytes]] = []
     try:
         for i, port in enumerate(ports, 1):
             log = run_dir / f"replica-{i}.log"
+            log.write_bytes(b"")  # a fresh log per start
             argv = [
                 arena,
                 "serve",
@@ -222,19 +241,21 @@ def start(
             ]
             if endpoints is not None:
                 argv += ["--endpoints", str(endpoints)]
-            pid = _spawn(argv + list(serve_args or []), log, child_env)
-            info.replicas.append(Proc(f"replica-{i}", pid, port, str(log), f"--port {port}"))
-            info.save()  # so `stop` finds what started even if this start fails half way
+            children.append(_spawn(argv + list(serve_args or []), log, child_env))
+            info.replicas.append(Proc(f"replica-{i}", children[-1].pid, port, str(log), f"--port {port}"))
+            info.save()  # so `stop` finds what started even if this command is killed half way
         deadline = time.monotonic() + wait_s
-        _wait_until_answering([(p, f"http://127.0.0.1:{p.port}") for p in info.replicas], wait_s)
+        replica_urls = [f"http://127.0.0.1:{p.port}" for p in info.replicas]
+        _wait_until_answering(list(zip(info.replicas, children, replica_urls, strict=True)), wait_s)
         # nginx only once every replica answers: a refused connection would mark a replica down for a while
         log = prefix / "logs/error.log"
-        pid = _spawn(nginx_argv(prefix), log, child_env)
-        info.nginx = Proc("nginx", pid, listen_port, str(log), str(prefix))
+        children.append(_spawn(nginx_argv(prefix), log, child_env))
+        info.nginx = Proc("nginx", children[-1].pid, listen_port, str(log), str(prefix))
         info.save()
-        _wait_until_answering([(info.nginx, info.url)], max(10.0, deadline - time.monotonic()))
+        _wait_until_answering([(info.nginx, children[-1], info.url)], max(10.0, deadline - time.monotonic()))
     except BaseException:
-        stop(info)
+        _end_children(children)
+        (run_dir / "cluster.json").unlink(missing_ok=True)
         raise
     return info
 
