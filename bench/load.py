@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository r
 from bench.load_procs import (  # noqa: E402
     Database,
     ProcessSet,
+    PySpy,
     children_of,
     cpu_of,
     start_app,
@@ -57,7 +58,8 @@ class RunReport:
     battles_per_s: float
     app_core_s_per_battle: float | None
     app_cores_busy: float
-    other_core_s_per_battle: dict[str, float | None]  # nginx, backend, driver, postgres (approximate)
+    #: nginx, fake backend, this driver, PostgreSQL backends of the app (a lower bound, see make_measure)
+    other_core_s_per_battle: dict[str, float | None]
     ttft_s: dict[str, float | None]
     answer_s: dict[str, float | None]
     vote_s: dict[str, float | None]
@@ -130,7 +132,7 @@ def report(
         app_core_s_per_battle=per(app),
         app_cores_busy=app / result.window_s if result.window_s else 0.0,
         other_core_s_per_battle={
-            g: per(cpu_delta(snaps, g)) for g in ("nginx", "backend", "driver", "postgres")
+            g: per(cpu_delta(snaps, g)) for g in ("nginx", "backend", "driver", "postgres>=")
         },
         ttft_s=percentiles(result.ttft),
         answer_s=percentiles(result.answer),
@@ -178,7 +180,8 @@ def _run_in(
         cluster_info = None
         groups: dict[str, Callable[[], list[int]]] = {
             "backend": lambda: [pids["backend"]],
-            "postgres": db.server_pids,
+            # a lower bound: backends that closed inside the window (pool overflow churn) are not seen
+            "postgres>=": db.server_pids,
         }
         try:
             if replicas:
@@ -210,7 +213,12 @@ def _run_in(
                 battles=args.battles,
                 seed=args.seed,
             )
-            result = asyncio.run(drive(spec, make_measure(groups)))
+            hooks = None
+            if args.py_spy is not None:  # the first app process only
+                out = args.py_spy.with_name(f"{args.py_spy.stem}-{args.backend}-u{users}-r{replicas}.txt")
+                spy = PySpy(procs, app_pids[0], out, args.py_spy_rate)
+                hooks = (spy.start, spy.stop)
+            result = asyncio.run(drive(spec, make_measure(groups), hooks))
         finally:
             if cluster_info is not None:
                 from deploy import cluster
@@ -280,6 +288,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--replicas", type=int, default=0, help="N replicas behind nginx (PostgreSQL), vs 1")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path, help="write every run's figures to this file")
+    ap.add_argument(
+        "--py-spy",
+        type=Path,
+        metavar="PATH",
+        help="profile an app process over each window: PATH-<backend>-u<users>-r<replicas>.txt (raw stacks)",
+    )
+    ap.add_argument("--py-spy-rate", type=int, default=100, help="py-spy samples per second")
     ap.add_argument("--workdir", type=Path, help="keep logs and SQLite files here (default: a temp dir)")
     args = ap.parse_args(argv)
     args.users = [int(u) for item in args.users for u in str(item).split(",") if u]

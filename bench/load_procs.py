@@ -174,6 +174,31 @@ def start_app(
     return proc
 
 
+class PySpy:
+    """``py-spy record`` on one app process over the measurement window (raw collapsed stacks, active
+    samples only, ``--nonblocking`` so the app is never paused); summarise with bench/profile_summary.py."""
+
+    def __init__(self, procs: ProcessSet, pid: int, out: Path, rate: int = 100) -> None:
+        self.procs, self.pid, self.out, self.rate = procs, pid, out, rate
+        self.exe = Path(sys.executable).with_name("py-spy")
+        if not self.exe.exists():
+            raise RuntimeError(f"--py-spy needs py-spy in the venv: {sys.executable} -m pip install py-spy")
+        self.proc: subprocess.Popen[Any] | None = None
+
+    def start(self) -> None:
+        argv = [str(self.exe), "record", "--pid", str(self.pid), "--rate", str(self.rate), "--format", "raw"]
+        argv += ["--nonblocking", "--output", str(self.out)]
+        self.proc = self.procs.spawn("py-spy", argv, self.out.with_suffix(".log"))
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.procs.stop(self.proc)
+
+
 MARKER = re.compile(r"Question (\S+):")
 
 

@@ -27,6 +27,7 @@ from bench.queue_client import AppConfig, CallError, call, fetch_config, shared_
 VOTES = ("battle_vote_a", "battle_vote_b", "battle_vote_tie", "battle_vote_bothbad")
 VOTE_ACK = "vote was recorded"
 AFFINITY_COOKIE = "arena_affinity"
+Hooks = tuple[Callable[[], None], Callable[[], None]]  # (when the window opens, when it closes)
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,10 @@ def _kind(text: str) -> str:
 
 
 class _Window:
-    def __init__(self, spec: DriveSpec, measure: Callable[[], Any], result: DriveResult) -> None:
-        self.spec, self.measure, self.result = spec, measure, result
+    def __init__(
+        self, spec: DriveSpec, measure: Callable[[], Any], result: DriveResult, hooks: Hooks | None
+    ) -> None:
+        self.spec, self.measure, self.result, self.hooks = spec, measure, result, hooks
         self.start: float | None = None
         self.end: float | None = None
         self.closed = asyncio.Event()
@@ -70,6 +73,8 @@ class _Window:
     def open(self) -> None:
         self.result.snapshots["open"] = self.measure()
         self.start = time.perf_counter()
+        if self.hooks:
+            self.hooks[0]()
 
     def close(self) -> None:
         if self.end is None and self.start is not None:
@@ -77,6 +82,8 @@ class _Window:
             self.result.snapshots["close"] = self.measure()
             self.result.window_s = self.end - self.start
             self.closed.set()
+            if self.hooks:
+                self.hooks[1]()
 
     def inside(self, t: float) -> bool:
         return self.start is not None and t >= self.start and (self.end is None or t <= self.end)
@@ -157,10 +164,13 @@ class _User:
         await self._call("battle_new_round", [None])
 
 
-async def drive(spec: DriveSpec, measure: Callable[[], Any], max_seconds: float = 1800) -> DriveResult:
-    """Run the users; ``measure()`` is called when the window opens and closes (CPU snapshots)."""
+async def drive(
+    spec: DriveSpec, measure: Callable[[], Any], hooks: Hooks | None = None, max_seconds: float = 1800
+) -> DriveResult:
+    """Run the users; ``measure()`` is called when the window opens and closes (CPU snapshots), then the
+    matching hook (e.g. start and stop a profiler)."""
     result = DriveResult()
-    window = _Window(spec, measure, result)
+    window = _Window(spec, measure, result, hooks)
     limits = httpx.Limits(max_connections=spec.users * 3 + 16, max_keepalive_connections=spec.users * 2 + 8)
     timeout = httpx.Timeout(60.0, connect=10.0)  # read: Gradio sends a heartbeat every 15 s
     async with shared_client(limits=limits, timeout=timeout) as client:

@@ -114,7 +114,7 @@ async def call(
     except httpx.TimeoutException as exc:
         raise CallError("join timeout") from exc
     except httpx.TransportError as exc:
-        raise CallError("join connection", type(exc).__name__) from exc
+        raise CallError(f"join connection: {type(exc).__name__}") from exc
     if joined.status_code != 200:
         raise CallError(f"join HTTP {joined.status_code}", joined.text[:200])
     event_id = joined.json().get("event_id")
@@ -146,7 +146,7 @@ async def call(
     except httpx.TimeoutException as exc:
         raise CallError("data timeout") from exc
     except httpx.TransportError as exc:
-        raise CallError("data connection", type(exc).__name__) from exc
+        raise CallError(f"data connection: {type(exc).__name__}") from exc
     if result.completed:
         return result
     raise CallError("stream ended before process_completed")
