@@ -63,6 +63,7 @@ class RunReport:
     ttft_s: dict[str, float | None]
     answer_s: dict[str, float | None]
     vote_s: dict[str, float | None]
+    sse_events_per_send: float | None  # mean number of SSE messages of one battle_send
     votes_acknowledged: int
     vote_rows: int
     votes_lost: int
@@ -137,6 +138,7 @@ def report(
         ttft_s=percentiles(result.ttft),
         answer_s=percentiles(result.answer),
         vote_s=percentiles(result.vote),
+        sse_events_per_send=sum(result.send_events) / len(result.send_events) if result.send_events else None,
         votes_acknowledged=sum(acked.values()),
         vote_rows=sum(rows.values()),
         votes_lost=sum(1 for m in acked if rows.get(m, 0) == 0),
@@ -246,7 +248,7 @@ def print_report(r: RunReport) -> None:
         f"{'n/a' if per is None else f'{per:.3f}'} core-s/battle ({r.app_cores_busy:.2f} cores busy); "
         f"others core-s/battle: {others}\n"
         f"  TTFT p50/p99 {fmt(r.ttft_s)} s; answer p50/p99 {fmt(r.answer_s)} s; "
-        f"vote p50/p99 {fmt(r.vote_s, 1000, 0)} ms\n"
+        f"vote p50/p99 {fmt(r.vote_s, 1000, 0)} ms; {r.sse_events_per_send or 0:.1f} SSE messages per send\n"
         f"  votes: {r.votes_acknowledged} acknowledged, {r.vote_rows} rows ({lost})\n"
         f"  errors: {r.errors or 'none'}{unfinished}\n"
         f"  load average (1 min) {r.loadavg_1min[0]:.2f} -> {r.loadavg_1min[1]:.2f} on {r.cpu_count} cores",

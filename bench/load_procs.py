@@ -175,8 +175,12 @@ def start_app(
 
 
 class PySpy:
-    """``py-spy record`` on one app process over the measurement window (raw collapsed stacks, active
-    samples only, ``--nonblocking`` so the app is never paused); summarise with bench/profile_summary.py."""
+    """``py-spy record`` on one app process over the measurement window (raw collapsed stacks,
+    ``--nonblocking`` so the app is never paused); summarise with bench/profile_summary.py.
+
+    ``--gil`` keeps only the thread holding the GIL in each sample, which tracks the app's Python CPU time:
+    py-spy's default "active" samples also count every runnable thread waiting for the GIL or for a core
+    (3.7x the process's CPU time in a 20-user run on this loaded machine)."""
 
     def __init__(self, procs: ProcessSet, pid: int, out: Path, rate: int = 100) -> None:
         self.procs, self.pid, self.out, self.rate = procs, pid, out, rate
@@ -187,7 +191,7 @@ class PySpy:
 
     def start(self) -> None:
         argv = [str(self.exe), "record", "--pid", str(self.pid), "--rate", str(self.rate), "--format", "raw"]
-        argv += ["--nonblocking", "--output", str(self.out)]
+        argv += ["--nonblocking", "--gil", "--output", str(self.out)]
         self.proc = self.procs.spawn("py-spy", argv, self.out.with_suffix(".log"))
 
     def stop(self) -> None:

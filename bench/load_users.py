@@ -50,6 +50,7 @@ class DriveResult:
     ttft: list[float] = field(default_factory=list)
     answer: list[float] = field(default_factory=list)  # send -> process_completed
     vote: list[float] = field(default_factory=list)
+    send_events: list[int] = field(default_factory=list)  # SSE messages one battle_send produced
     errors: Counter[str] = field(default_factory=Counter)
     acked: Counter[str] = field(default_factory=Counter)  # marker -> acknowledged votes (whole run)
     unfinished: int = 0  # users still busy when the grace period ended
@@ -153,6 +154,7 @@ class _User:
         if self.window.inside(sent.started):
             self.result.ttft.append(sent.first_match - sent.started)
             self.result.answer.append(sent.completed - sent.started)
+            self.result.send_events.append(sent.events)
         voted = await self._call(self.rng.choice(VOTES), [None])
         status = str(voted.output[self.status_at] or "")
         if VOTE_ACK not in status:

@@ -2,7 +2,9 @@
 
     .venv/bin/python bench/profile_summary.py /tmp/prof-sqlite-u20-r0.txt --core-s-per-battle 0.09 --top 20
 
-A sample goes to the subsystem of the innermost frame that says where the work is for: standard-library
+A sample goes to a "context" subsystem when one of its frames is a known costly caller (Gradio's analytics
+summary, gr.update() handling, postprocess_data), else to the subsystem of the innermost frame that says
+where the work is for: standard-library
 helpers (json, re, copy, socket, h11 ...) are skipped so their cost goes to whoever called them, and a
 sample whose innermost frame is in threading.py / queue.py (a waiting thread that woke up) counts as
 thread wake-ups. Time inside native code (nh3, orjson, the SQLite and psycopg C parts) shows as the Python
@@ -17,6 +19,12 @@ import re
 from collections import Counter
 from pathlib import Path
 
+#: checked first, on every frame of the stack: work that is known by its caller, wherever the leaf is
+CONTEXT_RULES: list[tuple[str, str]] = [
+    ("Gradio: queue analytics summary (pandas, after every event)", r"^Queue\.compute_analytics_summary "),
+    ("Gradio: gr.update() -> new component instance + config", r"^updateable\.|^postprocess_update_dict "),
+    ("Gradio: postprocess_data (rest)", r"^Blocks\.postprocess_data "),
+]
 #: (subsystem, pattern on "function (file:line)"); the first rule that matches a frame wins
 RULES: list[tuple[str, str]] = [
     ("chatbot HTML: markdown-it", r"markdown_it/"),
@@ -46,6 +54,7 @@ NEUTRAL = re.compile(
 )
 WAKEUP = re.compile(r"\((threading\.py|queue\.py)|^sleep ")
 _COMPILED = [(name, re.compile(pattern)) for name, pattern in RULES]
+_CONTEXT = [(name, re.compile(pattern)) for name, pattern in CONTEXT_RULES]
 
 
 def parse(path: Path) -> list[tuple[list[str], int]]:
@@ -62,12 +71,24 @@ def subsystem(frames: list[str]) -> str:
     if frames and WAKEUP.search(frames[-1]):
         return "thread wake-ups (threading/queue waits)"
     for frame in reversed(frames):
+        for name, pattern in _CONTEXT:
+            if pattern.search(frame):
+                # postprocess_data's own children that are arena code (none today) keep their subsystem
+                if name.endswith("(rest)") and _arena_below(frames, frame):
+                    break
+                return name
+    for frame in reversed(frames):
         if NEUTRAL.search(frame):
             continue
         for name, pattern in _COMPILED:
             if pattern.search(frame):
                 return name
     return "other (interpreter, stdlib)"
+
+
+def _arena_below(frames: list[str], frame: str) -> bool:
+    below = frames[frames.index(frame) + 1 :]
+    return any("arena_app/" in f or "markdown_it/" in f for f in below)
 
 
 def short(frame: str) -> str:
