@@ -84,7 +84,7 @@ def free_port() -> int:
 
 def render_nginx_conf(prefix: Path, listen_port: int, replica_ports: list[int], workers: int = 1) -> str:
     """The nginx configuration for these replicas, every path inside ``prefix``."""
-    servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=10s;" for p in replica_ports)
+    servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=3 fail_timeout=10s;" for p in replica_ports)
     values = {
         "PREFIX": str(prefix),
         "LISTEN": f"127.0.0.1:{listen_port}",
