@@ -322,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored (&)
     layouts = sorted({1, args.replicas}) if args.replicas else [0]
     reports: list[RunReport] = []
     with ProcessSet() as procs, tempfile.TemporaryDirectory(prefix="arena-load-backend-") as tmp:

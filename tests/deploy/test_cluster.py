@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from sqlalchemy import create_engine, text
 
 from arena_app.services.client_id import ClientIdentifier
 from bench.queue_client import AppConfig, call, fetch_config, shared_client
+from deploy.cluster import free_port
 from tests.deploy.nginx_helpers import require_nginx, upstreams_by_key
 from tests.fakes.openai_server import OpenAIFakeServer, Reply
 
@@ -179,3 +181,50 @@ def test_battles_through_nginx_stick_to_a_replica_spread_and_survive_a_dead_repl
 def _is_zombie(pid: int) -> bool:
     stat = Path(f"/proc/{pid}/stat").read_text()
     return stat[stat.rindex(")") + 2] == "Z"
+
+
+def test_cluster_refuses_sqlite_and_reports_a_missing_cluster(tmp_path: Path) -> None:
+    run_dir = str(tmp_path / "none")
+    refused = subprocess.run(
+        [CLUSTER, "start", "--run-dir", run_dir, "--database-url", f"sqlite:///{tmp_path}/a.db"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 1 and "share one PostgreSQL database" in refused.stderr
+    for command in ("status", "stop"):
+        done = subprocess.run(
+            [CLUSTER, command, "--run-dir", run_dir], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 1 and "no cluster in" in done.stderr
+
+
+def test_a_replica_that_cannot_start_fails_the_start_and_leaves_nothing_running(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    require_nginx()
+    endpoints = tmp_path / "endpoints.json"
+    endpoints.write_text(json.dumps({"m": {"api_type": "openai", "api_base": "http://127.0.0.1:9/v1"}}))
+    run_dir = tmp_path / "cluster"
+    with socket.socket() as taken:  # replica 2's port is in use: it fails once it tries to listen
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        ports = f"{free_port()},{taken.getsockname()[1]}"
+        argv = [CLUSTER, "start", "--run-dir", str(run_dir), "--replicas", "2", "--ports", ports]
+        argv += ["--listen-port", "0", "--endpoints", str(endpoints), "--database-url", postgres_url]
+        started = subprocess.run(argv, capture_output=True, text=True, timeout=360)
+    assert started.returncode == 1
+    assert "replica-2" in started.stderr and "exited" in started.stderr, started.stderr
+    assert not (run_dir / "cluster.json").exists()
+    assert not any(str(endpoints) in _cmdline(p) for p in _pids())  # replica 1 was stopped too
+
+
+def _pids() -> list[int]:
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
