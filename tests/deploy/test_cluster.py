@@ -13,10 +13,11 @@ import signal
 import socket
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -34,6 +35,7 @@ SPOOFED = "203.0.113.9"
 WORDS = {"alpha-upstream": "kiwi", "beta-upstream": "mango"}
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+T = TypeVar("T")
 
 
 @dataclass
@@ -144,7 +146,7 @@ def test_battles_through_nginx_stick_to_a_replica_spread_and_survive_a_dead_repl
                     placement[c] = next(iter(served[c]))
             return cookies, placement
 
-    cookies, placement = asyncio.run(scenario())
+    cookies, placement = _run(scenario)
     assert set(placement.values()) == both, placement  # spread over both replicas
 
     votes = cluster.rows("SELECT client_hash FROM votes")
@@ -165,7 +167,7 @@ def test_battles_through_nginx_stick_to_a_replica_spread_and_survive_a_dead_repl
                 await asyncio.gather(*(_battle(client, cluster.url, config, c, f"again-{c}") for c in moved))
             )
 
-    assert all("vote was recorded" in status for status, _ in asyncio.run(after_kill()))
+    assert all("vote was recorded" in status for status, _ in _run(after_kill))
     served = upstreams_by_key(access, "/gradio_api/queue/")
     assert all(cluster.replica_port(1) in served[c] for c in moved)
     assert len(cluster.rows("SELECT id FROM votes")) == len(cookies) + len(moved)
@@ -176,6 +178,13 @@ def test_battles_through_nginx_stick_to_a_replica_spread_and_survive_a_dead_repl
     for proc in [cluster.info["nginx"], *cluster.info["replicas"]]:
         assert not Path(f"/proc/{proc['pid']}").exists() or _is_zombie(proc["pid"]), proc
     assert cluster.run("status").returncode == 1  # nothing left to report on
+
+
+def _run(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """asyncio.run in a thread of its own: the session's Playwright tests keep an event loop running in
+    the main thread, where asyncio.run refuses to start."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(scenario())).result(timeout=600)
 
 
 def _is_zombie(pid: int) -> bool:
