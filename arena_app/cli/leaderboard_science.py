@@ -171,7 +171,8 @@ def _print_judges(r: JudgesReport) -> None:
         f"max {s.max:,}"
     )
     print(
-        f"the top {s.top_fraction:.0%} ({s.top_count:,} {noun}) cast {s.top_share:.1%} of the votes; "
+        f"the top {s.top_fraction:.0%} ({s.top_count:,} {noun if s.top_count != 1 else noun[:-1]}) cast "
+        f"{s.top_share:.1%} of the votes; "
         f"the top 10 cast {s.top10_share:.1%}"
     )
     print(f"  {'votes each':>10} {noun:>10} {'votes':>10}")

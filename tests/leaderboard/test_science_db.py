@@ -348,7 +348,7 @@ def test_judges_view_from_the_database_and_a_file(seeded, capsys, tmp_path):
     _write_fastchat(path, models, a, b, o, judge=judge)
     assert main(["leaderboard", "judges", str(path), "--fraction", "0.1"]) == 0
     out = capsys.readouterr().out
-    assert "from 7 judges" in out and "the top 10% (1 judges) cast" in out
+    assert "from 7 judges" in out and "the top 10% (1 judge) cast" in out
     codes = np.unique(np.array(judge), return_inverse=True)[1]
     line = leave_out_heaviest(a, b, o, len(models), codes, fraction=0.1).line(models)
     assert line in out and math.isfinite(float(line.split("at most ")[1].split(" ")[0]))
