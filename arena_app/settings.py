@@ -8,7 +8,7 @@ Precedence: CLI flag > environment variable > default.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -58,6 +58,19 @@ class ArenaSettings(BaseSettings):
         default=0.0,
         ge=0.0,
         description="If > 0, `arena serve` recomputes the leaderboard snapshot every this many seconds.",
+    )
+    sampling: Literal["uniform", "weighted", "active"] = Field(
+        default="weighted",
+        description="How anonymous battles pick their pair: weighted (by endpoint weight), uniform (every "
+        "pair alike; the kill switch) or active (where a vote shrinks the rating intervals most, from the "
+        "latest snapshot). Each battle records its inverse-propensity weight; see docs/leaderboard.md.",
+    )
+    sampling_floor: float = Field(
+        default=0.2,
+        ge=0.0,
+        le=1.0,
+        description="Active sampling: every pair keeps at least this share of its uniform probability "
+        "(1 = uniform).",
     )
     concurrency_limit: int = Field(
         default=64, ge=1, description="Most concurrent generation events the web app runs at once."

@@ -211,6 +211,12 @@ def _neyman_gain(data: SamplingData, i: IntArray, j: IntArray) -> FloatArray:
     five iterations from uniform). Its gain over uniform is bounded by how unequal the ``|G_a|`` are."""
     m = data.counts.n_models
     theta = fit_bt(data.weight_sum).theta if len(data.counts.i) else np.zeros(m)
+    return _neyman_allocation(theta, i, j)
+
+
+def _neyman_allocation(theta: FloatArray, i: IntArray, j: IntArray) -> FloatArray:
+    """The fixed point of :func:`_neyman_gain` for ratings ``theta`` (the rule depends on nothing else)."""
+    m = len(theta)
     elig = np.unique(np.concatenate([i, j]))
     pos = np.full(m, -1)
     pos[elig] = np.arange(len(elig))
@@ -227,3 +233,33 @@ def _neyman_gain(data: SamplingData, i: IntArray, j: IntArray) -> FloatArray:
         prob = np.sqrt((g2 / np.maximum(sd, 1e-300)[None, :]).sum(axis=1))
         prob /= prob.sum()
     return prob
+
+
+def sequential_probabilities(model_weights: ArrayLike) -> PairProbabilities:
+    """The exact pair probabilities of drawing the first model by weight and the second by weight among
+    the rest, sides at random (the arena's ``weighted`` mode, ``arena_app.services.sampling.sample_pair``):
+    ``P(i, j) = w_i w_j / W * (1 / (W - w_i) + 1 / (W - w_j))``. Models of weight 0 are never drawn and
+    are left out of the pairs; equal weights give the uniform design (every battle weight 1)."""
+    w = np.asarray(model_weights, dtype=np.float64)
+    if np.any(~np.isfinite(w)) or np.any(w < 0):
+        raise ValueError("model weights must be finite and >= 0")
+    i, j = eligible_pairs(len(w), w > 0)
+    total = float(w.sum())
+    p = w[i] * w[j] / total * (1.0 / (total - w[i]) + 1.0 / (total - w[j]))
+    return PairProbabilities(i, j, p / p.sum())  # sums to 1 up to rounding
+
+
+def theta_probabilities(
+    theta: ArrayLike, *, floor: float = DEFAULT_FLOOR, eligible: ArrayLike | None = None
+) -> PairProbabilities:
+    """The ``"neyman"`` rule from ratings alone (``theta`` on the natural-log scale: rating * ln(10) / 400):
+    the rule needs nothing else, so a sampler can take it from a stored snapshot without any fit. Mixed
+    with uniform by ``floor`` like :func:`active_probabilities`."""
+    th = np.asarray(theta, dtype=np.float64)
+    if th.ndim != 1 or not np.all(np.isfinite(th)):
+        raise ValueError("theta must be a 1-D array of finite numbers")
+    i, j = eligible_pairs(len(th), eligible)
+    gain = np.maximum(np.nan_to_num(_neyman_allocation(th, i, j), nan=0.0, posinf=0.0), 0.0)
+    k = len(i)
+    base = gain / gain.sum() if gain.sum() > 0 else np.full(k, 1.0 / k)
+    return with_floor(PairProbabilities(i, j, base), floor)

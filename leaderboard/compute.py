@@ -16,18 +16,20 @@ import numpy as np
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
-from leaderboard.bootstrap import bootstrap_thetas, identify_rounds, percentile_intervals
-from leaderboard.bt import BTFit, Identification, fit_bt
+from leaderboard.bt import Identification
+from leaderboard.clusters import ClusterCells
 from leaderboard.data import FloatArray, IntArray, PairCounts
 from leaderboard.elo import online_elo
+from leaderboard.intervals import interval_job, point_fit
 from leaderboard.json_fields import json_number_map, json_numbers
 from leaderboard.pairwise import pairwise_tables
 from leaderboard.params import ComputeParams as ComputeParams  # re-exported
 from leaderboard.ranking import rank_ub
 from leaderboard.result import FitSummary, PairwiseResult, StyleFitSummary, StyleRatings
 from leaderboard.result import LeaderboardResult as LeaderboardResult  # re-exported
-from leaderboard.sandwich import sandwich_intervals
 from leaderboard.style import STYLE_FEATURES, StyleResult, style_control
+from leaderboard.summaries import tie_summary, top1_fragility
+from leaderboard.weighted import WeightedVotes
 
 PAIRWISE_LIMIT = 50  # pairwise tables are stored for the top models only (keeps snapshots small)
 
@@ -49,9 +51,14 @@ class StyleRows:
 @dataclass(frozen=True)
 class BattleData:
     models: list[str]
-    pairs: PairCounts
+    pairs: PairCounts  # vote counts (never weighted)
     sequence: tuple[IntArray, IntArray, IntArray] | None = None  # time-ordered battles for online Elo
     style: StyleRows | None = None
+    # Optional per-vote detail (see leaderboard.intervals): the votes' sampling weights, their clusters
+    # (cells built with the weights when the fit uses them), and how many ties were "tie (bothbad)".
+    weighted: WeightedVotes | None = None
+    clusters: ClusterCells | None = None
+    bothbad: float | None = None
 
 
 def _anchor_index(models: Sequence[str], params: ComputeParams) -> int | None:
@@ -76,12 +83,13 @@ def compute_leaderboard(
     anchor = _anchor_index(models, params)
     rng = np.random.default_rng(params.seed)
     t0 = time.perf_counter()
-    with threadpool_limits(1, user_api="blas"):
-        fit = fit_bt(pc)
+    pf = point_fit(pc, params, data.weighted, data.bothbad)
+    fit = pf.fit
     timings["fit_s"] = time.perf_counter() - t0
     ident = _identification(fit.rankable, params, anchor)
     rating = ident.ratings(fit.theta)
-    lower, upper, elo = _intervals_and_elo(data, params, fit, ident, rng, timings, progress)
+    job = interval_job(pf, params, ident, rng, data.clusters, _stage(progress, params.ci))
+    lower, upper, elo = _intervals_and_elo(data, params, job, timings)
 
     votes = np.rint(pc.votes_per_model()).astype(np.int64)
     ranks = rank_ub(lower, upper)
@@ -91,6 +99,11 @@ def compute_leaderboard(
         t0 = time.perf_counter()
         style = _style_ratings(_style_fit(data.style, m, params, anchor, fit.theta, rng), order)
         timings["style_s"] = time.perf_counter() - t0
+    fragility = None
+    if params.fragility and pf.davidson is None and pf.weighted is None and m >= 2:
+        t0 = time.perf_counter()
+        fragility = top1_fragility(pc, fit, models)
+        timings["fragility_s"] = time.perf_counter() - t0
     return LeaderboardResult(
         models=[models[i] for i in order],
         rating=rating[order].tolist(),
@@ -108,6 +121,10 @@ def compute_leaderboard(
         pairwise=_pairwise(pc, models, rating, order[:PAIRWISE_LIMIT], params),
         style=style,
         timings=timings,
+        weighted=pf.weighted is not None,
+        clusters=data.clusters.n_clusters if params.needs_clusters and data.clusters is not None else None,
+        tie_model=None if pf.davidson is None else tie_summary(pf, data.pairs),
+        fragility=fragility,
     )
 
 
@@ -117,25 +134,21 @@ def _identification(rankable: NDArray[np.bool_], params: ComputeParams, anchor: 
     )
 
 
+def _stage(progress: Progress | None, ci: str) -> Callable[[int, int], None] | None:
+    return (lambda d, t: progress(ci.replace("-", " "), d, t)) if progress else None
+
+
 def _intervals_and_elo(
     data: BattleData,
     params: ComputeParams,
-    fit: BTFit,
-    ident: Identification,
-    rng: np.random.Generator,
+    job: Callable[[], tuple[FloatArray, FloatArray]],
     timings: dict[str, float],
-    progress: Progress | None,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """(lower, upper, online Elo): the bootstrap rounds run on a worker thread while Elo runs here."""
-    pc, m = data.pairs, len(data.models)
+    """(lower, upper, online Elo): the interval job runs on a worker thread while Elo runs here."""
+    m = len(data.models)
     t0 = time.perf_counter()
     with ThreadPoolExecutor(1) as pool:
-        boot = None
-        if params.ci == "bootstrap":
-            cb = (lambda d, t: progress("bootstrap", d, t)) if progress else None
-            boot = pool.submit(
-                bootstrap_thetas, pc, fit, rng, rounds=params.rounds, threads=params.threads, progress=cb
-            )
+        intervals = pool.submit(job)
         t1 = time.perf_counter()
         if data.sequence is not None and m:
             elo = online_elo(
@@ -144,11 +157,7 @@ def _intervals_and_elo(
         else:
             elo = np.full(m, np.nan)
         timings["online_elo_s"] = time.perf_counter() - t1
-        if boot is not None:
-            lower, upper = percentile_intervals(identify_rounds(ident, boot.result()))
-        else:
-            with threadpool_limits(1, user_api="blas"):
-                lower, upper = sandwich_intervals(pc, fit, ident)
+        lower, upper = intervals.result()
     timings["intervals_s"] = time.perf_counter() - t0
     return np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64), elo
 

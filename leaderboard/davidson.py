@@ -192,8 +192,11 @@ def _split(fit: DavidsonFit, bothbad: float | None, ties: float) -> DavidsonFit:
     )
 
 
-def sandwich_cov(pc: PairCounts, fit: DavidsonFit) -> FloatArray:
-    """Robust covariance of ``(theta, log nu)``, size (m + 1)^2 (needs 0 < ties < votes)."""
+def sandwich_cov(pc: PairCounts, fit: DavidsonFit, *, meat_counts: PairCounts | None = None) -> FloatArray:
+    """Robust covariance of ``(theta, log nu)``, size (m + 1)^2 (needs 0 < ties < votes).
+
+    ``meat_counts``: for a fit of weighted votes (``pc`` = the sum of the weights per cell), the sum of
+    the squared weights per cell (same pairs), as in :func:`leaderboard.sandwich.weighted_sandwich_cov`."""
     m = pc.n_models
     if not math.isfinite(fit.log_nu):
         raise ValueError("the tie parameter is at its boundary (no ties, or only ties): no covariance")
@@ -203,7 +206,10 @@ def sandwich_cov(pc: PairCounts, fit: DavidsonFit) -> FloatArray:
     # per-vote score components for the three outcomes: d/d(theta_i - theta_j) and d/d log nu
     sd = (base - 0.5, base + 0.5, base)
     sk = (pt, pt, pt - 1.0)
-    cells = (pc.i_wins, pc.j_wins, pc.ties)
+    mc = pc if meat_counts is None else meat_counts
+    if not (np.array_equal(mc.i, pc.i) and np.array_equal(mc.j, pc.j)):
+        raise ValueError("meat counts must have the same pairs as the fitted counts")
+    cells = (mc.i_wins, mc.j_wins, mc.ties)
     meat = np.zeros((m + 1, m + 1))
     w_dd = sum(c * s * s for c, s in zip(cells, sd, strict=True))
     w_dk = sum(c * s * k for c, s, k in zip(cells, sd, sk, strict=True))

@@ -143,6 +143,15 @@ def select_votes(
     """Row indices of battles realising ``result``'s removed cells: for each cell, its first ``count``
     rows in the given order (pass rows in vote-id order to get the earliest votes). Any rows of a cell
     give the same fit; "tie" cells take either kind of tie."""
+    picked = select_votes_by_cell(model_a, model_b, outcome, n_models, result)
+    return np.sort(np.concatenate(picked)) if picked else np.zeros(0, dtype=np.int64)
+
+
+def select_votes_by_cell(
+    model_a: ArrayLike, model_b: ArrayLike, outcome: ArrayLike, n_models: int, result: FragilityResult
+) -> list[IntArray]:
+    """:func:`select_votes` cell by cell: one array of row indices per entry of ``result.cells()`` (and of
+    ``result.groups(...)``), in that order."""
     a, b, o = validate_battles(model_a, model_b, outcome, n_models)
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     oc = np.where(o >= 2, 2, np.where(a > b, 1 - np.minimum(o, 1), o))  # outcome seen from lo
@@ -151,8 +160,8 @@ def select_votes(
         rows = np.flatnonzero((lo == i) & (hi == j) & (oc == cell_outcome))
         if len(rows) < count:
             raise ValueError("these battles do not contain the removed votes (different data?)")
-        picked.append(rows[:count])
-    return np.sort(np.concatenate(picked)) if picked else np.zeros(0, dtype=np.int64)
+        picked.append(np.asarray(rows[:count], dtype=np.int64))
+    return picked
 
 
 def fragility_line(result: FragilityResult, models: list[str]) -> str:

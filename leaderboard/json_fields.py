@@ -74,6 +74,10 @@ class Fields:
             return default
         return _float(self._get(key), self._check(key, "a number or null"))
 
+    def optional_number(self, key: str) -> float | None:
+        """A number, or None when the key is missing or null."""
+        return _optional_float(self._data.get(key), self._check(key, "a number or null"))
+
     def strings(self, key: str) -> list[str]:
         values = self._list(key)
         if not all(isinstance(v, str) for v in values):

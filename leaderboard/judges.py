@@ -131,7 +131,8 @@ class LeaveOutShift:
             else f"#1 changes from {models[self.top_all]} to {models[self.top_without]}"
         )
         return (
-            f"Leaving out the top {pct} of {what} ({self.left_out_clusters:,} {what}, {share:.1%} of votes) "
+            f"Leaving out the top {pct} of {what} ({self.left_out_clusters:,} "
+            f"{what if self.left_out_clusters != 1 else what.removesuffix('s')}, {share:.1%} of votes) "
             f"moves ratings by at most {self.max_abs_shift:.1f} points (median {self.median_abs_shift:.1f}); "
             f"{top}."
         )

@@ -19,6 +19,8 @@ from leaderboard.json_fields import Fields, json_number, json_number_map, json_n
 from leaderboard.params import ComputeParams as ComputeParams  # re-exported: part of the result
 from leaderboard.params import JSONDict
 from leaderboard.params import SnapshotParams as SnapshotParams
+from leaderboard.result_science import FragilitySummary as FragilitySummary  # re-exported
+from leaderboard.result_science import TieModelSummary as TieModelSummary
 
 RESULT_VERSION = 1
 
@@ -174,6 +176,11 @@ class LeaderboardResult:
     style: StyleRatings | None = None
     timings: dict[str, float] = field(default_factory=dict)
     version: int = RESULT_VERSION
+    # Added later (older snapshots lack the keys and read as these defaults):
+    weighted: bool = False  # the fit used the votes' sampling weights (inverse propensity)
+    clusters: int | None = None  # number of clusters of a cluster-* interval method
+    tie_model: TieModelSummary | None = None  # --ties davidson
+    fragility: FragilitySummary | None = None
 
     def to_json(self) -> JSONDict:
         """The stored form: plain JSON types, NaN as null, keys in field order."""
@@ -195,7 +202,22 @@ class LeaderboardResult:
             "style": None if self.style is None else self.style.to_json(),
             "timings": json_number_map(self.timings),
             "version": self.version,
+            **self._added_json(),
         }
+
+    def _added_json(self) -> JSONDict:
+        """Keys added after the first snapshots, written only when set (older results write back as
+        stored)."""
+        out: JSONDict = {}
+        if self.weighted:
+            out["weighted"] = True
+        if self.clusters is not None:
+            out["clusters"] = self.clusters
+        if self.tie_model is not None:
+            out["tie_model"] = self.tie_model.to_json()
+        if self.fragility is not None:
+            out["fragility"] = self.fragility.to_json()
+        return out
 
     @classmethod
     def from_json(cls, data: object) -> LeaderboardResult:
@@ -205,6 +227,7 @@ class LeaderboardResult:
         if version != RESULT_VERSION:
             raise ValueError(f"unsupported leaderboard result version {version!r}")
         style = f.optional_obj("style")
+        tie_model, fragility = f.optional_obj("tie_model"), f.optional_obj("fragility")
         result = cls(
             models=f.strings("models"),
             rating=f.numbers("rating"),
@@ -223,6 +246,10 @@ class LeaderboardResult:
             style=None if style is None else StyleRatings.from_json(style),
             timings=f.number_map("timings") if "timings" in f else {},
             version=version,
+            weighted=f.boolean("weighted", False),
+            clusters=f.optional_integer("clusters"),
+            tie_model=None if tie_model is None else TieModelSummary.from_json(tie_model),
+            fragility=None if fragility is None else FragilitySummary.from_json(fragility),
         )
         result.check_lengths()
         return result

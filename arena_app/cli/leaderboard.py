@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from arena_app.cli.leaderboard_flags import TtyProgress, add_compute_flags, compute_params
+from arena_app.cli.leaderboard_science import register_science
 from arena_app.cli.settings_flags import add_command
 from arena_app.settings import ArenaSettings
 
@@ -48,7 +49,7 @@ def register(sub: Subcommands) -> None:
         "default overall)",
     )
     rc.add_argument("--no-online-elo", dest="online_elo", action="store_false", help="skip online Elo")
-    add_compute_flags(rc, style_default=True)
+    add_compute_flags(rc, style_default=True, weights=True)
     rc.add_argument("--limit", type=int, default=40, help="rows to print (default 40; 0 = all)")
     rc.set_defaults(func=_recompute)
 
@@ -84,6 +85,7 @@ def register(sub: Subcommands) -> None:
     )
     show.add_argument("--limit", type=int, default=40, help="rows to print (default 40; 0 = all)")
     show.set_defaults(func=_show)
+    register_science(what)
 
 
 @contextmanager
@@ -118,7 +120,7 @@ def _recompute(args: argparse.Namespace, settings: ArenaSettings) -> int:
 
 
 def _print_outcome(out: RecomputeOutcome, params: RecomputeParams, limit: int | None) -> None:
-    from arena_app.services.leaderboard_output import format_table
+    from arena_app.services.leaderboard_output import format_table, method_lines
 
     res = out.result
     if res is None:
@@ -133,11 +135,17 @@ def _print_outcome(out: RecomputeOutcome, params: RecomputeParams, limit: int | 
     if res.style:
         coefs = ", ".join(f"{k} {v:+.3f}" for k, v in res.style.coefficients.items())
         print(f"style coefficients: {coefs}")
+    print("\n".join(method_lines(res)))
     print()
 
 
 def _fit(args: argparse.Namespace, settings: ArenaSettings) -> int:
-    from arena_app.services.leaderboard_output import check_out_path, format_table, write_ratings
+    from arena_app.services.leaderboard_output import (
+        check_out_path,
+        format_table,
+        method_lines,
+        write_ratings,
+    )
     from arena_app.services.leaderboard_service import fit_file
 
     if args.out:
@@ -154,6 +162,7 @@ def _fit(args: argparse.Namespace, settings: ArenaSettings) -> int:
         )
     _print_fit_summary(args.file, out)
     print(format_table(out.result, min_votes=params.min_votes, limit=_limit(args)))
+    print("\n".join(method_lines(out.result)))
     if args.out:
         n = write_ratings(out.result, args.out, min_votes=params.min_votes)
         print(f"wrote {n} rows to {args.out}")
@@ -180,7 +189,12 @@ def _print_fit_summary(path: Path, out: FileFitOutcome) -> None:
 
 
 def _show(args: argparse.Namespace, settings: ArenaSettings) -> int:
-    from arena_app.services.leaderboard_output import check_out_path, format_table, write_ratings
+    from arena_app.services.leaderboard_output import (
+        check_out_path,
+        format_table,
+        method_lines,
+        write_ratings,
+    )
     from arena_app.services.leaderboard_service import checked_category, latest_snapshot
     from arena_app.services.operator import operator_database
 
@@ -206,6 +220,7 @@ def _show(args: argparse.Namespace, settings: ArenaSettings) -> int:
     )
     min_votes = snap.params.compute.min_votes
     print(format_table(res, style=args.style_control, min_votes=min_votes, limit=_limit(args)))
+    print("\n".join(method_lines(res)))
     if args.out:
         n = write_ratings(res, args.out, style=args.style_control, min_votes=min_votes)
         print(f"wrote {n} rows to {args.out}")

@@ -34,17 +34,54 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def add_compute_flags(p: argparse.ArgumentParser, *, style_default: bool | None) -> None:
+DOCS = "docs/leaderboard.md"
+
+
+def add_compute_flags(
+    p: argparse.ArgumentParser, *, style_default: bool | None, weights: bool = False
+) -> None:
     """Computation flags. ``--min-votes`` is the settings flag (ARENA_MIN_VOTES): models with fewer votes are
-    left out of printed/written tables and marked preliminary in snapshots."""
+    left out of printed/written tables and marked preliminary in snapshots. ``weights``: offer
+    ``--weights`` (the database records sampling weights; battles files do not)."""
     g = p.add_argument_group("computation")
     g.add_argument("--rounds", type=_positive_int, default=1000, help="bootstrap rounds (default 1000)")
     g.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0; results are reproducible)")
     g.add_argument(
         "--ci",
-        choices=("bootstrap", "sandwich"),
+        choices=("bootstrap", "sandwich", "cluster-bootstrap", "cluster-sandwich"),
         default="bootstrap",
-        help="interval method: bootstrap percentiles (default) or the closed-form sandwich",
+        help="interval method: bootstrap percentiles (default), the closed-form sandwich, or their cluster "
+        "versions (resample / sum the scores by --cluster: honest when one voter or prompt has many votes). "
+        f"When to use which: {DOCS}, 'Intervals under correlated voters'",
+    )
+    g.add_argument(
+        "--cluster",
+        choices=("judge", "conversation"),
+        help="what a cluster is for --ci cluster-*: the voter (database: client hash; file: 'judge' column) "
+        "or the prompt (database: the battle's opening prompt; file: 'question_id'); reads every vote",
+    )
+    g.add_argument(
+        "--ties",
+        choices=("half", "davidson"),
+        default="half",
+        help="ties as half a win (default, FastChat's convention) or modelled by the Davidson model, whose "
+        f"tie parameter is reported ({DOCS}, 'Ties modelled')",
+    )
+    if weights:
+        g.add_argument(
+            "--weights",
+            choices=("auto", "on", "off"),
+            default="auto",
+            help="fit with each battle's inverse-propensity sampling weight: auto (default) when some "
+            "weight differs from 1 (battles drawn by weighted or active sampling), on, or off "
+            f"({DOCS}, 'Active sampling')",
+        )
+    g.add_argument(
+        "--fragility",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also find how few votes change the #1 model (verified; stored and shown with the table; "
+        f"see {DOCS}, 'Ranking fragility')",
     )
     g.add_argument(
         "--anchor",
@@ -79,6 +116,10 @@ def compute_params(args: argparse.Namespace, min_votes: int) -> ComputeParams:
         rounds=args.rounds,
         seed=args.seed,
         ci=args.ci,
+        cluster=args.cluster,
+        ties=args.ties,
+        weights=getattr(args, "weights", "auto"),
+        fragility=args.fragility,
         anchor_model=anchor_model,
         anchor_rating=anchor_rating,
         style_control=bool(getattr(args, "style_control", False)),

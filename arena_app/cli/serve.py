@@ -39,6 +39,8 @@ SETTINGS = (
     "identity_words",
     "min_votes",
     "recompute_every",
+    "sampling",
+    "sampling_floor",
     "concurrency_limit",
     "demo",
     "cache_dir",

@@ -20,6 +20,7 @@ from numpy.typing import DTypeLike, NDArray
 
 from arena_app.domain import OUTCOME_CODES
 from arena_app.files.battle_readers import BattleFileError, Column
+from arena_app.files.cluster_codes import ClusterCodes
 from arena_app.files.csv_fast import Block, Factor
 from leaderboard.categories import MULTI_TURN, category_filter
 
@@ -40,14 +41,16 @@ class FileBattles:
     rows_read: int = 0
     dropped: Counter[str] = field(default_factory=Counter)
     unknown_winners: Counter[str] = field(default_factory=Counter)
+    cluster: Codes | None = None  # per battle, 0..C-1, when read_battles was asked for a cluster column
 
 
 class BattleAccumulator:
     """Turns column chunks into compact code arrays; keeps the drop counts."""
 
-    def __init__(self, category: str, keep_named: bool) -> None:
+    def __init__(self, category: str, keep_named: bool, cluster: str | None = None) -> None:
         self.filter = category_filter(category)
         self.keep_named = keep_named
+        self.clusters = ClusterCodes(cluster) if cluster is not None else None
         self.model_ids: dict[str, int] = {}
         self.parts: list[Part] = []
         self.rows = 0
@@ -68,6 +71,7 @@ class BattleAccumulator:
         tstamp: Column | None,
         turn: Column | None,
         tags: Column | None,
+        cluster: Column | None = None,
     ) -> None:
         """Add a chunk given column-wise (one entry per row)."""
         n = len(model_a)
@@ -115,6 +119,8 @@ class BattleAccumulator:
         b = np.fromiter(map(ids.get, model_b, repeat(-1)), dtype=np.int32, count=n)
         keep &= _paired(a, b, drop)
         ts = self._tstamps(tstamp, len(keep))
+        if self.clusters is not None:
+            self.clusters.add(cluster, keep)
         self.parts.append((a[keep], b[keep], o[keep], ts[keep] if ts is not None else None))
 
     def add_block(self, blk: Block) -> None:
@@ -173,6 +179,8 @@ class BattleAccumulator:
                     self.last_tstamp = bytes(ts[-1]).decode("ascii", "replace")
             if not ordered:
                 self.sorted_so_far = False  # read again through the csv module, parsing the times
+        if self.clusters is not None:
+            self.clusters.add_factor(f.get("judge"), keep)
         self.parts.append((a[keep], b[keep], o[keep], None))
 
     def _category_mask(self, n: int, turn: Column | None, tags: Column | None) -> Mask:
@@ -230,8 +238,9 @@ class BattleAccumulator:
         remap = np.full(len(self.model_ids), -1, dtype=np.int64)
         for new, name in enumerate(names):
             remap[self.model_ids[name]] = new
+        cluster = self.clusters.codes() if self.clusters is not None else None
         return FileBattles(
-            names, remap[a], remap[b], o.astype(np.int64), self.rows, self.dropped, self.unknown
+            names, remap[a], remap[b], o.astype(np.int64), self.rows, self.dropped, self.unknown, cluster
         )
 
 

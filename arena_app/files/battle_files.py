@@ -18,6 +18,7 @@ import numpy as np
 
 from arena_app.files.battle_columns import BattleAccumulator, FileBattles, NeedsSort
 from arena_app.files.battle_readers import (
+    CLUSTER_COLUMNS,
     FORMATS,
     BattleFileError,
     Columns,
@@ -35,9 +36,17 @@ __all__ = ["BattleFileError", "FileBattles", "read_battles"]
 
 
 def read_battles(
-    path: Path, *, fmt: str | None = None, category: str = OVERALL, keep_named: bool = False
+    path: Path,
+    *,
+    fmt: str | None = None,
+    category: str = OVERALL,
+    keep_named: bool = False,
+    cluster: str | None = None,
 ) -> FileBattles:
-    """Read and filter a battles file; battles come back in time order."""
+    """Read and filter a battles file; battles come back in time order. ``cluster``: also read this column
+    (one of :data:`~arena_app.files.battle_readers.CLUSTER_COLUMNS`) as one code per battle."""
+    if cluster is not None and cluster not in CLUSTER_COLUMNS:
+        raise BattleFileError(f"unknown cluster column {cluster!r}: use {' or '.join(CLUSTER_COLUMNS)}")
     path = Path(path)
     if not path.is_file():
         raise BattleFileError(f"no such file: {path}")
@@ -45,27 +54,29 @@ def read_battles(
     if fmt not in FORMATS:
         raise BattleFileError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     kind = category_filter(category).kind
+
+    def read(chunks: Chunks, *, trust_order: bool) -> FileBattles:
+        return _read(path, chunks, category, keep_named, trust_order=trust_order, cluster=cluster)
+
     with gc_paused():
         try:
             if fmt == "csv":
-                return _read(
-                    path,
-                    lambda fast: csv_chunks(path, fast=fast and kind != "tag", want_turn=kind == "min_turns"),
-                    category,
-                    keep_named,
+                fast_ok = kind != "tag" and cluster in (None, "judge")
+                return read(
+                    lambda fast: csv_chunks(
+                        path,
+                        fast=fast and fast_ok,
+                        want_turn=kind == "min_turns",
+                        want_judge=cluster == "judge",
+                    ),
+                    trust_order=True,
                 )
             if fmt == "jsonl":
-                return _read(path, lambda fast: jsonl_chunks(path), category, keep_named, trust_order=False)
+                return read(lambda fast: jsonl_chunks(path), trust_order=False)
             try:
-                return _read(path, lambda fast: json_chunks(path), category, keep_named, trust_order=False)
+                return read(lambda fast: json_chunks(path), trust_order=False)
             except NotFlatJSON:
-                return _read(
-                    path,
-                    lambda fast: json_chunks(path, stream=False),
-                    category,
-                    keep_named,
-                    trust_order=False,
-                )
+                return read(lambda fast: json_chunks(path, stream=False), trust_order=False)
         except UnicodeDecodeError as exc:  # CSV is decoded as UTF-8 (JSON readers report it themselves)
             raise BattleFileError(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
 
@@ -75,14 +86,20 @@ Chunks = Callable[[bool], Iterable[Columns | Block]]
 
 
 def _read(
-    path: Path, chunks: Chunks, category: str, keep_named: bool, *, trust_order: bool = True
+    path: Path,
+    chunks: Chunks,
+    category: str,
+    keep_named: bool,
+    *,
+    trust_order: bool = True,
+    cluster: str | None = None,
 ) -> FileBattles:
     """``trust_order``: first read assuming the file is in time order (checked; CSV timestamps then need no
     parsing), and read again parsing them only if it is not. Otherwise parse timestamps at once and sort
     (stable) at the end."""
     attempts = ("fast", "sorted") if trust_order else ("sorted",)
     for attempt in attempts:
-        acc = BattleAccumulator(category, keep_named)
+        acc = BattleAccumulator(category, keep_named, cluster)
         acc.sorted_so_far = attempt == "fast"
         for cols in chunks(attempt == "fast"):
             if isinstance(cols, Block):
@@ -98,6 +115,7 @@ def _read(
                 tstamp=cols.get("tstamp"),
                 turn=cols.get("turn"),
                 tags=cols.get("tags"),
+                cluster=cols.get(cluster) if cluster is not None else None,
             )
         try:
             return acc.finish()
@@ -117,5 +135,7 @@ def _sorted(acc: BattleAccumulator) -> FileBattles:
     o = np.concatenate([p[2] for p in acc.parts])
     order = np.argsort(ts, kind="stable")
     acc.parts = [(a[order], b[order], o[order], None)]
+    if acc.clusters is not None:
+        acc.clusters.reorder(order)
     acc.any_tstamp = False
     return acc.finish()

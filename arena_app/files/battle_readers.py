@@ -23,6 +23,9 @@ from arena_app.files.csv_fast import Block, parse_block
 
 CHUNK_ROWS = 200_000
 FORMATS = ("csv", "json", "jsonl")
+#: per-battle ids a battles file may carry for cluster intervals and the per-judge views: the voter
+#: (FastChat's ``judge``, our export's ``judge`` column) and the prompt (FastChat's ``question_id``)
+CLUSTER_COLUMNS = ("judge", "question_id")
 
 #: one column of a chunk: a value per row (strings from CSV; any JSON value from JSON files)
 Column = Sequence[object]
@@ -63,7 +66,9 @@ EXPORT_HEADER = (
 BLOCK_BYTES = 16 << 20
 
 
-def csv_chunks(path: Path, *, fast: bool, want_turn: bool = False) -> Iterator[Columns | Block]:
+def csv_chunks(
+    path: Path, *, fast: bool, want_turn: bool = False, want_judge: bool = False
+) -> Iterator[Columns | Block]:
     """Column chunks. On our export's layout the fast path parses 16 MB blocks with numpy
     (:mod:`arena_app.files.csv_fast`) and yields each :class:`Block`; other layouts, and blocks with
     quoting, go through the csv module."""
@@ -88,6 +93,10 @@ def csv_chunks(path: Path, *, fast: bool, want_turn: bool = False) -> Iterator[C
         wanted = {"mode": 3, "model_a": 4, "model_b": 5, "winner": 6}
         if want_turn:
             wanted["turn"] = 7
+        if want_judge:
+            if width <= 9 or header[9].strip() != "judge":
+                raise BattleFileError(f"{path.name}: no 'judge' column (the export's 10th column)")
+            wanted["judge"] = 9
         # Blocks are parsed two at a time on worker threads (numpy releases the GIL) and used in order.
         with ThreadPoolExecutor(2) as pool:
             pending: deque[tuple[bytes, Future[Block | None]]] = deque()
@@ -158,7 +167,7 @@ def _object_columns(values: object, where: str) -> Columns:
             lacking = ", ".join(r for r in ("model_a", "model_b", "winner") if r not in o)
             raise BattleFileError(f"{where}: a battle lacks {lacking}: {json.dumps(o)[:200]}")
         out[k] = col
-    for k in ("anony", "mode", "excluded_reason", "tstamp", "turn", "tags"):
+    for k in ("anony", "mode", "excluded_reason", "tstamp", "turn", "tags", *CLUSTER_COLUMNS):
         # the whole chunk (stops at the first hit, in C): files that omit null keys may name a key late
         if any(map(operator.contains, objs, repeat(k))):
             out[k] = list(map(dict.get, objs, repeat(k)))

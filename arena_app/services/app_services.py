@@ -22,6 +22,7 @@ from arena_app.services.catalogue import ModelCard, Registry
 from arena_app.services.chat import ChatService
 from arena_app.services.client_id import ClientIdentifier, ClientIdentity
 from arena_app.services.identity import IdentityDetector
+from arena_app.services.pair_sampling import make_sampler
 from arena_app.services.sampling import ModelPicker
 from arena_app.settings import ArenaSettings
 from arena_app.storage import api
@@ -93,8 +94,9 @@ def create_services(
             salt = api.get_or_create_salt(s)
     identifier = ClientIdentifier(salt, settings.trusted_proxies)
     detector = IdentityDetector([*registry.identity_words(), *settings.identity_words])
+    sampler = make_sampler(settings.sampling, floor=settings.sampling_floor, session_factory=session_factory)
     picker = ModelPicker(
-        registry, rng if rng is not None else np.random.default_rng(), settings.max_new_tokens
+        registry, rng if rng is not None else np.random.default_rng(), settings.max_new_tokens, sampler
     )
     battle = BattleService(
         registry=registry,

@@ -58,16 +58,18 @@ class BattleService(ConversationService[BattleState]):
 
     def _pick(
         self, state: BattleState, models: Sequence[str] | None, params: Sequence[GenerationParams] | None
-    ) -> tuple[list[str], list[GenerationParams]]:
-        """The two models of a new battle and their parameters (anonymous: sampled; named: validated)."""
+    ) -> tuple[list[str], list[GenerationParams], float]:
+        """The two models of a new battle, their parameters and the battle's sampling weight (anonymous:
+        sampled, with the inverse propensity of the draw; named: validated, weight 1)."""
         if state.mode == BattleMode.ANONY:
-            picked = self._picker.pick_pair()
-            return [m.name for m in picked], [self._picker.params_for(m) for m in picked]
+            drawn = self._picker.pick_battle()
+            picked = (drawn.a, drawn.b)
+            return [m.name for m in picked], [self._picker.params_for(m) for m in picked], drawn.weight
         if not models or len(models) != 2 or not all(models):
             raise InputRejected("Choose both models first.")
         chosen = [self._picker.chat_model(m) for m in models]
         side_params = list(params) if params else [self._picker.params_for(m) for m in chosen]
-        return [m.name for m in chosen], side_params
+        return [m.name for m in chosen], side_params, 1.0
 
     def send(
         self,
@@ -112,7 +114,7 @@ class BattleService(ConversationService[BattleState]):
     def _store_user_turn(
         self,
         state: BattleState,
-        picked: tuple[list[str], list[GenerationParams]] | None,
+        picked: tuple[list[str], list[GenerationParams], float] | None,
         text: str,
         client: ClientIdentity,
     ) -> tuple[int, list[Side]]:
@@ -120,7 +122,7 @@ class BattleService(ConversationService[BattleState]):
         transaction, so a failure leaves no empty battle. Returns the battle id and its sides."""
         with storage_errors(), session_scope(self._sf) as s:
             if picked is not None:
-                names, side_params = picked
+                names, side_params, weight = picked
                 record = api.create_battle(
                     s,
                     mode=state.mode,
@@ -130,6 +132,7 @@ class BattleService(ConversationService[BattleState]):
                     client_hash=client.client_hash,
                     params_a=params_record(side_params[0]),
                     params_b=params_record(side_params[1]),
+                    sampling_weight=weight,
                 )
                 battle_id = record.id
                 sides = [

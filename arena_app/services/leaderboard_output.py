@@ -10,7 +10,7 @@ import math
 from arena_app.files.leaderboard_files import check_out_path, table_rows, write_ratings
 from leaderboard.result import LeaderboardResult
 
-__all__ = ["check_out_path", "format_table", "write_ratings"]
+__all__ = ["check_out_path", "format_table", "method_lines", "write_ratings"]
 
 
 def format_table(
@@ -30,6 +30,33 @@ def format_table(
             line += f"  {_f(r.style_rating):>8} {sci:>15}"
         lines.append(line)
     return "\n".join(lines)
+
+
+def method_lines(result: LeaderboardResult) -> list[str]:
+    """How the numbers were computed, beyond the table: the interval method (clusters, weights), the tie
+    model's parameter, and the stored fragility line."""
+    p = result.params
+    how = f"intervals: {p.ci}"
+    if p.cluster is not None:
+        clusters = f"{result.clusters:,} " if result.clusters is not None else ""
+        how += f" over {clusters}{'judges' if p.cluster == 'judge' else 'prompts'}"
+    if p.ties == "davidson":
+        how += "; ties: Davidson model"
+    if result.weighted:
+        how += "; fit weighted by the battles' inverse sampling propensities"
+    lines = [how]
+    tm = result.tie_model
+    if tm is not None:
+        ci = ""
+        if tm.nu_lower is not None and tm.nu_upper is not None:
+            ci = f" (95% CI {tm.nu_lower:.3f}..{tm.nu_upper:.3f})"
+        lines.append(
+            f"tie parameter nu = {tm.nu:.3f}{ci}: tie {tm.nu_tie:.3f} + both bad {tm.nu_bothbad:.3f}; "
+            f"P(tie) between equal models {tm.tie_probability_equal:.1%}"
+        )
+    if result.fragility is not None:
+        lines.append(result.fragility.line)
+    return lines
 
 
 def _f(v: float | None, digits: int = 1) -> str:

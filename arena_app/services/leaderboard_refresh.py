@@ -40,7 +40,8 @@ class LeaderboardRefresher:
         self._session_factory = session_factory
         self._recompute = recompute
         styled = RecomputeParams(
-            categories=(ALL_CATEGORIES,), compute=ComputeParams(style_control=True, min_votes=min_votes)
+            categories=(ALL_CATEGORIES,),
+            compute=ComputeParams(style_control=True, min_votes=min_votes, fragility=True),
         )
         #: tried in this order; the first that succeeds ends the round
         self.attempts = (styled, replace(styled, compute=replace(styled.compute, style_control=False)))

@@ -20,6 +20,7 @@ from arena_app.files.battle_columns import FileBattles
 from arena_app.files.battle_files import read_battles
 from arena_app.files.gc_pause import gc_paused
 from arena_app.services.errors import storage_errors
+from arena_app.services.leaderboard_details import add_vote_details
 from arena_app.services.leaderboard_view import (
     LeaderboardRow,
     LeaderboardView,
@@ -38,8 +39,9 @@ from arena_app.services.leaderboard_votes import (
 from arena_app.storage import api
 from arena_app.storage.db import session_scope
 from leaderboard.categories import OVERALL
+from leaderboard.clusters import cluster_cells
 from leaderboard.compute import BattleData, ComputeParams, LeaderboardResult, compute_leaderboard
-from leaderboard.data import aggregate
+from leaderboard.data import TIE_BOTHBAD, aggregate
 from leaderboard.result import SnapshotParams
 
 __all__ = [
@@ -62,6 +64,9 @@ __all__ = [
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
+#: the battles-file column that holds each kind of cluster (``--cluster``)
+FILE_CLUSTER_COLUMNS = {"judge": "judge", "conversation": "question_id"}
+
 
 # ------------------------------------------------------------------------------------------ recompute
 
@@ -69,7 +74,7 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 @dataclass(frozen=True)
 class RecomputeParams:
     categories: tuple[str, ...] = (OVERALL,)  # or ("all",): every built-in category and stored tag
-    compute: ComputeParams = field(default_factory=lambda: ComputeParams(style_control=True))
+    compute: ComputeParams = field(default_factory=lambda: ComputeParams(style_control=True, fragility=True))
     online_elo: bool = True
 
 
@@ -144,6 +149,7 @@ def _read_categories(
                 data, votes = load_battle_data(
                     s, cat, style=params.compute.style_control, online_elo=params.online_elo
                 )
+                data, votes = add_vote_details(s, cat, data, votes, params.compute)
             loaded.append(_Loaded(cat, data, votes, time.perf_counter() - t0))
     return loaded
 
@@ -178,12 +184,16 @@ def fit_file(
             "battles files carry no style counts: style control needs `arena leaderboard recompute`"
         )
     t0 = time.perf_counter()
-    fb = read_battles(Path(path), fmt=fmt, category=checked_category(category), keep_named=keep_named)
+    column = FILE_CLUSTER_COLUMNS[params.cluster] if params.cluster is not None else None
+    fb = read_battles(
+        Path(path), fmt=fmt, category=checked_category(category), keep_named=keep_named, cluster=column
+    )
     read_s = time.perf_counter() - t0
     m = len(fb.models)
-    data = BattleData(
-        fb.models, aggregate(fb.model_a, fb.model_b, fb.outcome, m), (fb.model_a, fb.model_b, fb.outcome)
-    )
+    a, b, o = fb.model_a, fb.model_b, fb.outcome
+    clusters = cluster_cells(a, b, o, m, fb.cluster) if fb.cluster is not None else None
+    bothbad = float((o == TIE_BOTHBAD).sum())
+    data = BattleData(fb.models, aggregate(a, b, o, m), (a, b, o), clusters=clusters, bothbad=bothbad)
     result = compute_leaderboard(data, params, progress=progress)
     result.timings["read_s"] = read_s
     return FileFitOutcome(result, fb, read_s, time.perf_counter() - t0)

@@ -76,6 +76,9 @@ class LeaderboardView:
     categories: list[str]
     style_coefficients: dict[str, float]
     message: str | None = None
+    # "The #1 spot changes if N of M votes are removed ...", computed at recompute time and stored in the
+    # snapshot (None: not computed, or the style-controlled view, which it does not describe)
+    fragility: str | None = None
 
 
 def latest_view(
@@ -110,11 +113,13 @@ def latest_view(
             base, message="This snapshot has no style-controlled ratings: recompute with --style-control."
         )
     coefs = dict(result.style.coefficients) if result.style is not None else {}
+    fragility = result.fragility.line if result.fragility is not None and not style_control else None
     return replace(
         base,
         rows=_view_rows(result, style_control),
         figures=result.figures(style=style_control),
         style_coefficients=coefs,
+        fragility=fragility,
     )
 
 

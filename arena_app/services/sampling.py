@@ -1,16 +1,20 @@
-"""Choosing models: the anonymous pair by endpoint weight, and validated picks for named modes."""
+"""Choosing models: the anonymous pair (by endpoint weight by default; other modes in
+:mod:`arena_app.services.pair_sampling`), and validated picks for named modes."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 
 from arena_app.providers.base import GenerationParams
 from arena_app.providers.model_info import ModelInfo
 from arena_app.services.errors import InputRejected
+
+if TYPE_CHECKING:  # pair_sampling imports this module (sample_pair): no cycle at run time
+    from arena_app.services.pair_sampling import PairSampler, SampledPair
 
 
 class Weighted(Protocol):
@@ -51,18 +55,35 @@ def sample_pair(models: Sequence[W], rng: np.random.Generator) -> tuple[W, W]:
 
 
 class ModelPicker:
-    """Registry access for the services. ``rng`` is shared, so draws are serialised by a lock."""
+    """Registry access for the services. ``rng`` is shared, so draws are serialised by a lock.
 
-    def __init__(self, registry: ModelSource, rng: np.random.Generator, max_new_tokens: int) -> None:
+    ``sampler`` draws the anonymous pairs (:mod:`arena_app.services.pair_sampling`; default: by endpoint
+    weight, the ``weighted`` mode)."""
+
+    def __init__(
+        self,
+        registry: ModelSource,
+        rng: np.random.Generator,
+        max_new_tokens: int,
+        sampler: PairSampler | None = None,
+    ) -> None:
+        from arena_app.services.pair_sampling import WeightedSampler
+
         self._registry = registry
         self._rng = rng
         self._lock = threading.Lock()
         self._max_new_tokens = max_new_tokens
+        self.sampler: PairSampler = sampler if sampler is not None else WeightedSampler()
 
-    def pick_pair(self) -> tuple[ModelInfo, ModelInfo]:
+    def pick_battle(self) -> SampledPair:
+        """The two models of a new anonymous battle (random sides) and the weight the battle records."""
         models = list(self._registry.battle_models())
         with self._lock:
-            return sample_pair(models, self._rng)
+            return self.sampler.draw(models, self._rng)
+
+    def pick_pair(self) -> tuple[ModelInfo, ModelInfo]:
+        picked = self.pick_battle()
+        return picked.a, picked.b
 
     def chat_names(self) -> list[str]:
         return [m.name for m in self._registry.chat_models()]

@@ -95,8 +95,11 @@ def create_battle(
     client_hash: str,
     params_a: dict[str, Any] | None = None,
     params_b: dict[str, Any] | None = None,
+    sampling_weight: float = 1.0,
 ) -> BattleRecord:
-    """Create a battle with its two conversations (one per side, same mode as the battle)."""
+    """Create a battle with its two conversations (one per side, same mode as the battle).
+    ``sampling_weight``: the inverse propensity of the pair's draw (anonymous battles; 1 otherwise)."""
+    weight = validation.positive("sampling weight", sampling_weight)
     battle_mode = validation.choice("battle mode", mode, BattleMode)
     side_mode = ConversationMode(battle_mode.value)  # each side is a conversation of the battle's mode
     conv_a = new_conversation(s, side_mode, model_a, session_id, client_hash, params_a)
@@ -113,6 +116,7 @@ def create_battle(
         created_at=utcnow(),
         turn_count=0,
         regenerations=0,
+        sampling_weight=weight,
     )
     s.add(row)
     s.flush()
@@ -246,6 +250,16 @@ def latest_snapshot(s: Session, category: str = "overall") -> SnapshotRecord | N
         .limit(1)
     )
     return None if row is None else mapping.snapshot_record(row)
+
+
+def latest_snapshot_id(s: Session, category: str = "overall") -> int | None:
+    """The id of :func:`latest_snapshot` without loading its result (a cheap check for a new one)."""
+    return s.scalar(
+        select(LeaderboardSnapshot.id)
+        .where(LeaderboardSnapshot.category == category)
+        .order_by(LeaderboardSnapshot.created_at.desc(), LeaderboardSnapshot.id.desc())
+        .limit(1)
+    )
 
 
 def get_or_create_salt(s: Session) -> str:

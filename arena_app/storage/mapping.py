@@ -80,6 +80,7 @@ def battle_record(s: Session, row: Battle) -> BattleRecord:
         turn_count=row.turn_count,
         regenerations=row.regenerations,
         tags=tuple(tags),
+        sampling_weight=row.sampling_weight,
     )
 
 

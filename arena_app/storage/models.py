@@ -124,6 +124,10 @@ class Battle(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     turn_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     regenerations: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Inverse-propensity weight of how the pair was drawn, 1 / (K P(pair)) with K the pairs it was drawn
+    # from: 1 under uniform sampling, and for named battles and battles stored before weights were
+    # recorded. The leaderboard fit uses it when the votes were sampled non-uniformly (docs/leaderboard.md).
+    sampling_weight: Mapped[float] = mapped_column(Float, default=1.0, server_default="1")
 
 
 class BattleTag(Base):

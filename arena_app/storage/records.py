@@ -73,6 +73,7 @@ class BattleRecord:
     turn_count: int
     regenerations: int
     tags: tuple[str, ...] = field(default=())
+    sampling_weight: float = 1.0  # inverse propensity of the pair's draw (1: uniform / not sampled)
 
 
 @dataclass(frozen=True, slots=True)

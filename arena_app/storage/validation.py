@@ -40,6 +40,13 @@ def aware(what: str, value: datetime | None) -> datetime | None:
     return value
 
 
+def positive(what: str, value: float) -> float:
+    """A finite number > 0 (e.g. a sampling weight)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (0 < value < float("inf")):
+        raise InvalidInputError(f"{what} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
 def count(what: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidInputError(f"{what} must be a non-negative integer, got {value!r}")

@@ -88,6 +88,8 @@ def summary_md(view: LeaderboardView) -> str:
     text = f"**Total votes:** {view.total_votes:,} · **Models:** {view.total_models}"
     text += f" · **Last updated:** {updated}"
     text += f" · ratings: {kind}, category `{html.escape(view.category)}`"
+    if view.fragility:
+        text += f"\n\n{html.escape(view.fragility)}"
     if view.message:
         text += f"\n\n{html.escape(view.message)}"
     return text

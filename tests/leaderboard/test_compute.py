@@ -75,7 +75,7 @@ def test_degenerate_inputs_produce_a_result_without_nan_ratings():
 
 
 def test_parameter_errors_are_specific():
-    with pytest.raises(ValueError, match="bootstrap or sandwich"):
+    with pytest.raises(ValueError, match="bootstrap, sandwich, cluster-bootstrap, cluster-sandwich"):
         ComputeParams(ci="magic")
     with pytest.raises(ValueError, match="rounds >= 1"):
         ComputeParams(rounds=0)
