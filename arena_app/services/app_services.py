@@ -52,9 +52,23 @@ class AppServices:
         """Models a user may pick by name (side-by-side, direct chat)."""
         return self.picker.chat_names()
 
-    def user_params(self, temperature: float, top_p: float, max_new_tokens: int) -> GenerationParams:
-        """Generation parameters chosen in the UI, clamped to the allowed ranges."""
-        return self.picker.user_params(temperature, top_p, max_new_tokens)
+    def user_params(
+        self, temperature: float, top_p: float, max_new_tokens: int, model: str | None = None
+    ) -> GenerationParams:
+        """Generation parameters chosen in the UI, clamped to the allowed ranges; with ``model``, its
+        recommended ``stop`` and ``extra_body`` (not shown as sliders) are kept. Raises
+        :class:`InputRejected` for a model that cannot be chosen by name."""
+        return self.picker.user_params(temperature, top_p, max_new_tokens, model)
+
+    def recommended_params(self, model: str | None) -> GenerationParams:
+        """The sliders' starting values for ``model``: its recommended_config over the operator's
+        defaults (``--max-new-tokens``; temperature 0.7, top p 1.0), clamped to the sliders' ranges."""
+        return self.picker.recommended_params(model)
+
+    @property
+    def max_tokens_limit(self) -> int:
+        """The most output tokens a user may choose."""
+        return self.picker.max_tokens_limit
 
     def identify(
         self, peer: str | None, headers: Mapping[str, str], session_key: str | None
