@@ -21,12 +21,12 @@ from arena_app.services.battle import BattleService
 from arena_app.services.catalogue import ModelCard, Registry
 from arena_app.services.chat import ChatService
 from arena_app.services.client_id import ClientIdentifier, ClientIdentity
+from arena_app.services.client_salt import resolve_client_salt
 from arena_app.services.identity import IdentityDetector
 from arena_app.services.pair_sampling import make_sampler
 from arena_app.services.sampling import ModelPicker
 from arena_app.settings import ArenaSettings
-from arena_app.storage import api
-from arena_app.storage.db import make_engine, make_session_factory, session_scope
+from arena_app.storage.db import make_engine, make_session_factory
 
 if TYPE_CHECKING:  # the leaderboard service (numpy, plotly) is imported when the view is first asked for
     from arena_app.services.leaderboard_service import LeaderboardView
@@ -42,6 +42,7 @@ class AppServices:
     named: BattleService  # side-by-side with chosen models (the same service; BattleMode.NAMED states)
     chat: ChatService
     identifier: ClientIdentifier
+    salt_notes: tuple[str, ...] = ()  # where the client-hash salt is and what start-up did (never the value)
     engine: Engine | None = None  # set when create_services made the engine (closed by close())
 
     def catalogue(self) -> list[ModelCard]:
@@ -102,11 +103,8 @@ def create_services(
     if session_factory is None:
         engine = make_engine(settings.database_url)
         session_factory = make_session_factory(engine)
-    salt = settings.client_id_salt.get_secret_value()
-    if not salt:
-        with session_scope(session_factory) as s:
-            salt = api.get_or_create_salt(s)
-    identifier = ClientIdentifier(salt, settings.trusted_proxies)
+    salt = resolve_client_salt(settings, session_factory)
+    identifier = ClientIdentifier(salt.secret.value, settings.trusted_proxies)
     detector = IdentityDetector([*registry.identity_words(), *settings.identity_words])
     sampler = make_sampler(settings.sampling, floor=settings.sampling_floor, session_factory=session_factory)
     picker = ModelPicker(
@@ -136,5 +134,6 @@ def create_services(
         named=battle,
         chat=chat,
         identifier=identifier,
+        salt_notes=(salt.where(), *salt.notes),
         engine=engine,
     )
