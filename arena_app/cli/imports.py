@@ -17,7 +17,7 @@ from arena_app.settings import ArenaSettings
 if TYPE_CHECKING:
     from arena_app.cli.settings_flags import Subcommands
 
-SETTINGS = ("database_url", "client_id_salt")
+SETTINGS = ("database_url", "client_id_salt", "secrets_dir", "cache_dir")
 
 
 def register(sub: Subcommands) -> None:
@@ -72,7 +72,7 @@ def print_report(path: Path, report: ImportReport) -> None:
 def _import_battles(args: argparse.Namespace, settings: ArenaSettings) -> int:
     tty = sys.stderr.isatty()
     with operator_database(settings.database_url) as factory:
-        salt = import_salt(factory, settings.client_id_salt.get_secret_value())
+        salt = import_salt(factory, settings)
         try:
             report = import_battles(
                 factory,

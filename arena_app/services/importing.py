@@ -27,8 +27,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from arena_app.files.fastchat_rows import FastChatBattle, RowProblem, StyleCounts, parse_battle
 from arena_app.files.fastchat_stream import BattleFileError, stream_rows
+from arena_app.services.client_salt import resolve_client_salt
 from arena_app.services.errors import InputRejected, storage_errors
-from arena_app.storage import api
+from arena_app.settings import ArenaSettings
 from arena_app.storage.db import session_scope
 from arena_app.storage.imports import ImportBattle, insert_battles
 
@@ -63,12 +64,10 @@ class ImportReport:
             self.bad.append(row)
 
 
-def import_salt(factory: sessionmaker[Session], configured: str) -> str:
-    """The client-id salt judges are hashed with: the configured one, else the one kept in the database."""
-    if configured:
-        return configured
-    with storage_errors(), session_scope(factory) as s:
-        return api.get_or_create_salt(s)
+def import_salt(factory: sessionmaker[Session], settings: ArenaSettings) -> str:
+    """The client-hash salt judges are hashed with: the same one ``arena serve`` hashes voters with."""
+    with storage_errors():
+        return resolve_client_salt(settings, factory).secret.value
 
 
 def judge_hash(salt: str, judge: str | None, key: str) -> str:
