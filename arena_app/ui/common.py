@@ -16,7 +16,7 @@ from gradio.components import Component
 from arena_app.services.answers import params_text
 from arena_app.services.app_services import AppServices
 from arena_app.services.client_id import ClientIdentity
-from arena_app.services.errors import DB_DOWN, NotFound, Refused, Unavailable
+from arena_app.services.errors import DB_DOWN, Refused, Unavailable
 from arena_app.ui.rendering import inline_code, render_markdown, render_note
 
 log = logging.getLogger(__name__)
@@ -69,8 +69,6 @@ def failure_notice(exc: Exception) -> str:
         return f"⚠️ {exc}"
     if isinstance(exc, Unavailable):
         return f"⚠️ {DB_DOWN}"
-    if isinstance(exc, NotFound):
-        return f"⚠️ {exc}"
     log.error("unexpected error in a UI handler", exc_info=exc)
     return SOMETHING_WENT_WRONG
 
