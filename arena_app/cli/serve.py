@@ -41,6 +41,8 @@ SETTINGS = (
     "recompute_every",
     "sampling",
     "sampling_floor",
+    "rate_limit_battles",
+    "rate_limit_votes",
     "concurrency_limit",
     "demo",
     "cache_dir",

@@ -32,6 +32,8 @@ METAVARS = {
     "recompute_every": "SECONDS",
     "cache_dir": "DIR",
     "sampling": "uniform|weighted|active",
+    "rate_limit_battles": "N/UNIT[;...]|off",
+    "rate_limit_votes": "N/UNIT[;...]|off",
 }
 
 
