@@ -46,6 +46,7 @@ SETTINGS = (
     "concurrency_limit",
     "demo",
     "cache_dir",
+    "secrets_dir",
 )
 
 
