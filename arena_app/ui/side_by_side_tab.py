@@ -66,8 +66,12 @@ def build_side_by_side_tab(services: AppServices) -> None:
         dropdown_b,
         *sliders.inputs(),
     ]
-    panel.send.click(send, inputs, panel.outputs(), api_name="sbs_send", show_progress="hidden")
-    panel.input.submit(send, inputs, panel.outputs(), api_visibility="private", show_progress="hidden")
+    # postprocess=False: the panel's outputs come in Gradio's wire form already (ui/panel_view.py)
+    outputs = panel.outputs()
+    panel.send.click(send, inputs, outputs, api_name="sbs_send", show_progress="hidden", postprocess=False)
+    panel.input.submit(
+        send, inputs, outputs, api_visibility="private", show_progress="hidden", postprocess=False
+    )
     for dropdown in (dropdown_a, dropdown_b):
         dropdown.input(models_changed, [panel.state], panel.outputs(), api_visibility="private")
     wire_common(panel, services, service, BattleMode.NAMED)
