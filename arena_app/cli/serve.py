@@ -44,6 +44,7 @@ SETTINGS = (
     "concurrency_limit",
     "demo",
     "cache_dir",
+    "secrets_dir",
 )
 
 

@@ -128,6 +128,11 @@ class Battle(Base):
     # from: 1 under uniform sampling, and for named battles and battles stored before weights were
     # recorded. The leaderboard fit uses it when the votes were sampled non-uniformly (docs/leaderboard.md).
     sampling_weight: Mapped[float] = mapped_column(Float, default=1.0, server_default="1")
+    # Set on battles brought in by ``arena import`` (e.g. ``fastchat:<question_id>``): re-importing a file
+    # finds its battles by this key and adds nothing. Null for the arena's own battles.
+    import_key: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
+    # The prompt's language as the source recorded it (FastChat's ``language``); null when unknown.
+    language: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class BattleTag(Base):
