@@ -39,6 +39,7 @@ SETTINGS = (
     "identity_words",
     "min_votes",
     "recompute_every",
+    "style_recompute_every",
     "sampling",
     "sampling_floor",
     "concurrency_limit",
