@@ -56,9 +56,16 @@ class ArenaSettings(BaseSettings):
         default=0, ge=0, description="Models with fewer votes are marked preliminary on the leaderboard."
     )
     recompute_every: float = Field(
-        default=0.0,
+        default=60.0,
         ge=0.0,
-        description="If > 0, `arena serve` recomputes the leaderboard snapshot every this many seconds.",
+        description="`arena serve` brings the leaderboard up to date every this many seconds (only the new "
+        "votes are read; nothing is computed or stored when no counted vote changed); 0 turns it off.",
+    )
+    style_recompute_every: float = Field(
+        default=3600.0,
+        ge=0.0,
+        description="How often that refresh also recomputes the style-controlled ratings (a full pass over "
+        "every vote), in seconds; 0 never.",
     )
     sampling: Literal["uniform", "weighted", "active"] = Field(
         default="weighted",
