@@ -4,7 +4,7 @@ One indexed read of at most N entries per rule (arena_app/storage/rate_limits.py
 reviewed; index creation only, so the downgrade drops them and nothing else.
 
 Revision ID: 5328c132a897
-Revises: b068840cfb4f
+Revises: 996f7bc01bf4
 Create Date: 2026-12-02 00:51:14.922191+00:00
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision: str = '5328c132a897'
-down_revision: Union[str, Sequence[str], None] = 'b068840cfb4f'
+down_revision: Union[str, Sequence[str], None] = '996f7bc01bf4'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
