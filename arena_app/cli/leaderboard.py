@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from arena_app.cli.leaderboard_flags import TtyProgress, add_compute_flags, compute_params
+from arena_app.cli.leaderboard_fresh import register_fresh, run_recompute
 from arena_app.cli.leaderboard_science import register_science
 from arena_app.cli.settings_flags import add_command
 from arena_app.settings import ArenaSettings
@@ -49,6 +50,12 @@ def register(sub: Subcommands) -> None:
         "default overall)",
     )
     rc.add_argument("--no-online-elo", dest="online_elo", action="store_false", help="skip online Elo")
+    rc.add_argument(
+        "--incremental",
+        action="store_true",
+        help="read only the votes since the last recompute (stored pair counts and online Elo); options it "
+        "cannot serve (style control, cluster intervals, sampling weights) fall back to the full pass",
+    )
     add_compute_flags(rc, style_default=True, weights=True)
     rc.add_argument("--limit", type=int, default=40, help="rows to print (default 40; 0 = all)")
     rc.set_defaults(func=_recompute)
@@ -90,6 +97,7 @@ def register(sub: Subcommands) -> None:
     show.add_argument("--limit", type=int, default=40, help="rows to print (default 40; 0 = all)")
     show.set_defaults(func=_show)
     register_science(what)
+    register_fresh(what)
 
 
 @contextmanager
@@ -108,16 +116,16 @@ def _limit(args: argparse.Namespace) -> int | None:
 
 
 def _recompute(args: argparse.Namespace, settings: ArenaSettings) -> int:
-    from arena_app.services.leaderboard_service import RecomputeParams, recompute
-    from arena_app.services.operator import operator_database
+    from arena_app.services.leaderboard_service import RecomputeParams
 
     params = RecomputeParams(
         categories=tuple(args.category or ["overall"]),
         compute=compute_params(args, settings.min_votes),
         online_elo=args.online_elo,
+        incremental=args.incremental,
     )
-    with operator_database(settings.database_url) as session_factory, _progress_line() as progress:
-        outcomes = recompute(session_factory, params, progress=progress)
+    with _progress_line() as progress:
+        outcomes = run_recompute(settings, params, progress)
     for out in outcomes:
         _print_outcome(out, params, _limit(args))
     return 0
@@ -130,10 +138,14 @@ def _print_outcome(out: RecomputeOutcome, params: RecomputeParams, limit: int | 
     if res is None:
         print(f"category {out.category}: no counted votes; no snapshot stored")
         return
+    kept = "" if out.stored else " (the same table as before: nothing new stored)"
+    new = f", {out.new_votes:,} new" if out.how == "incremental" and out.new_votes is not None else ""
     print(
-        f"category {out.category}: {out.vote_count:,} votes, {len(res.models)} models, "
-        f"{res.params.ci} intervals, snapshot {out.snapshot_id}, {out.seconds:.1f} s"
+        f"category {out.category}: {out.vote_count:,} votes{new}, {len(res.models)} models, "
+        f"{res.params.ci} intervals, {out.how} pass, snapshot {out.snapshot_id}{kept}, {out.seconds:.2f} s"
     )
+    if out.note:
+        print(out.note)
     style = params.compute.style_control and res.style is not None
     print(format_table(res, style=style, min_votes=params.compute.min_votes, limit=limit))
     if res.style:
