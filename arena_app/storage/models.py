@@ -113,6 +113,8 @@ class Battle(Base):
     __table_args__ = (
         CheckConstraint(_in("mode", values(BattleMode)), name="mode"),
         Index("ix_battles_mode_models", "mode", "model_a", "model_b"),
+        # the per-client rate limit's sliding-log query (storage/rate_limits.py)
+        Index("ix_battles_client_created", "client_hash", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -153,6 +155,8 @@ class Vote(Base):
     __table_args__ = (
         CheckConstraint(_in("outcome", values(Outcome)), name="outcome"),
         Index("ix_votes_counted", "excluded_reason", "battle_id"),
+        # the per-client rate limit's sliding-log query (storage/rate_limits.py)
+        Index("ix_votes_client_created", "client_hash", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
