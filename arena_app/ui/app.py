@@ -70,16 +70,12 @@ def wire_deep_links(
         if link.tab == "shared":
             html_text = shared_html(services, link.share or "")
             return (gr.Tabs(selected="shared"), gr.Tab(visible=True), html_text, keep, keep, keep, keep, keep)
+        # no tab asked for: leave the tabs alone (a visitor may already have clicked one)
+        select = gr.Tabs(selected=link.tab) if link.asked else keep
         chosen = link.model if link.model in names else None
         if chosen is None:
-            return (gr.Tabs(selected=link.tab), keep, keep, keep, keep, keep, keep, keep)
-        return (
-            gr.Tabs(selected=link.tab),
-            keep,
-            keep,
-            gr.update(value=chosen),
-            *slider_values(services, chosen),
-        )
+            return (select, keep, keep, keep, keep, keep, keep, keep)
+        return (select, keep, keep, gr.update(value=chosen), *slider_values(services, chosen))
 
     # The address as the page was opened (captured by HEAD before any tab event rewrote it).
     search = gr.Textbox(visible=False)

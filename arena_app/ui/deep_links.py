@@ -30,6 +30,7 @@ class DeepLink:
     tab: str  # one of TABS, or "shared"
     model: str | None = None  # direct chat: the model to choose (not yet checked against the list)
     share: str | None = None  # a shared battle's token (not yet checked)
+    asked: bool = True  # False: nothing in the address chose a tab (the default tab)
 
 
 def resolve(query: Mapping[str, str]) -> DeepLink:
@@ -48,7 +49,7 @@ def resolve(query: Mapping[str, str]) -> DeepLink:
         bare = _WORD_TO_TAB.get(key.strip().lower())
         if bare is not None:
             return DeepLink(bare)
-    return DeepLink("battle")
+    return DeepLink("battle", asked=False)
 
 
 #: Page <head> script: remember the address's query before the app mounts (its first tab event rewrites

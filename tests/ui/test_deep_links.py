@@ -10,7 +10,7 @@ from arena_app.ui.deep_links import DeepLink, follow_tab_js, resolve
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        ({}, DeepLink("battle")),
+        ({}, DeepLink("battle", asked=False)),
         ({"tab": "leaderboard"}, DeepLink("leaderboard")),
         ({"tab": "LEADERBOARD"}, DeepLink("leaderboard")),
         ({"tab": "compare"}, DeepLink("sbs")),
@@ -24,8 +24,8 @@ from arena_app.ui.deep_links import DeepLink, follow_tab_js, resolve
         ({"tab": "chat", "model": "Papaya-Chat"}, DeepLink("chat", "Papaya-Chat")),
         ({"tab": "about", "model": "Papaya-Chat"}, DeepLink("about")),  # model only means direct chat
         ({"share": "12-abc"}, DeepLink("shared", share="12-abc")),
-        ({"tab": "nonsense"}, DeepLink("battle")),
-        ({"utm_source": "x"}, DeepLink("battle")),
+        ({"tab": "nonsense"}, DeepLink("battle", asked=False)),
+        ({"utm_source": "x"}, DeepLink("battle", asked=False)),
     ],
 )
 def test_query_selects_the_tab(query: dict[str, str], expected: DeepLink) -> None:
