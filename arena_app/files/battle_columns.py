@@ -47,6 +47,7 @@ class FileBattles:
     unknown_winners: Counter[str] = field(default_factory=Counter)
     cluster: Codes | None = None  # per battle, 0..C-1, when read_battles was asked for a cluster column
     style: tuple[Features, Features] | None = None  # (n, 4) totals per side, when asked for style
+    tstamp: NDArray[np.float64] | None = None  # unix seconds per battle, when asked for times
 
 
 class BattleAccumulator:

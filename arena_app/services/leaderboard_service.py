@@ -253,17 +253,25 @@ def fit_file(
     filters = filters or FileFilters()
     t0 = time.perf_counter()
     column = FILE_CLUSTER_COLUMNS[params.cluster] if params.cluster is not None else None
+    capped = filters.daily_vote_cap is not None
+    if capped and column not in (None, "judge"):
+        raise InvalidLeaderboardRequest(
+            "--daily-vote-cap counts votes per judge: it cannot be combined with --cluster conversation"
+        )
     read = read_battles(
         Path(path),
         fmt=fmt,
         category=checked_category(category),
         keep_named=keep_named,
-        cluster=column,
+        cluster="judge" if capped else column,
         style=params.style_control,
         langs=filters.lang_set(),
+        times=capped,
     )
     filtered = apply_filters(read, filters)
     fb = filtered.battles
+    if column is None:
+        fb.cluster = None  # read for the daily cap only
     read_s = time.perf_counter() - t0
     m = len(fb.models)
     a, b, o = fb.model_a, fb.model_b, fb.outcome
