@@ -29,7 +29,7 @@ from arena_app.files.battle_readers import (
     json_chunks,
     jsonl_chunks,
 )
-from arena_app.files.csv_fast import Block
+from arena_app.files.csv_arrow import Block
 from arena_app.files.gc_pause import gc_paused
 from arena_app.files.style_columns import NO_STYLE
 from leaderboard.categories import OVERALL, category_filter
@@ -150,8 +150,8 @@ def _read(path: Path, chunks: Chunks, options: _Options, *, trust_order: bool = 
         try:
             return acc.finish()
         except NeedsSort:
-            if attempt == "sorted":
-                return _sorted(acc)
+            if attempt == "sorted" or all(p[3] is not None for p in acc.parts):
+                return _sorted(acc)  # (pyarrow blocks carry their times: no second read)
             # not in time order: read again, parsing every timestamp this time
     raise AssertionError("unreachable")
 
