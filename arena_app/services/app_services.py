@@ -23,6 +23,7 @@ from arena_app.services.chat import ChatService
 from arena_app.services.client_id import ClientIdentifier, ClientIdentity
 from arena_app.services.identity import IdentityDetector
 from arena_app.services.pair_sampling import make_sampler
+from arena_app.services.resume_token import ResumeTokens
 from arena_app.services.sampling import ModelPicker
 from arena_app.settings import ArenaSettings
 from arena_app.storage import api
@@ -42,6 +43,7 @@ class AppServices:
     named: BattleService  # side-by-side with chosen models (the same service; BattleMode.NAMED states)
     chat: ChatService
     identifier: ClientIdentifier
+    tokens: ResumeTokens
     engine: Engine | None = None  # set when create_services made the engine (closed by close())
 
     def catalogue(self) -> list[ModelCard]:
@@ -60,6 +62,10 @@ class AppServices:
         self, peer: str | None, headers: Mapping[str, str], session_key: str | None
     ) -> ClientIdentity:
         return self.identifier.identify(peer, headers, session_key)
+
+    def browser_secret(self) -> str:
+        """The ``gr.BrowserState`` secret: the same on every replica (see ResumeTokens.browser_secret)."""
+        return self.tokens.browser_secret()
 
     def leaderboard_view(self, category: str = "overall", style_control: bool = False) -> LeaderboardView:
         """The latest snapshot view (never fits). See docs/leaderboard.md.
@@ -98,6 +104,7 @@ def create_services(
     picker = ModelPicker(
         registry, rng if rng is not None else np.random.default_rng(), settings.max_new_tokens, sampler
     )
+    tokens = ResumeTokens(_resume_key(settings), settings.resume_ttl_s)
     battle = BattleService(
         registry=registry,
         session_factory=session_factory,
@@ -105,6 +112,7 @@ def create_services(
         detector=detector,
         max_turns=settings.max_turns,
         max_input_chars=settings.max_input_chars,
+        tokens=tokens,
     )
     chat = ChatService(
         registry=registry,
@@ -122,5 +130,14 @@ def create_services(
         named=battle,
         chat=chat,
         identifier=identifier,
+        tokens=tokens,
         engine=engine,
     )
+
+
+def _resume_key(settings: ArenaSettings) -> bytes:
+    """The resume tokens' signing key, the same for every replica (TEMPORARY until secret_store lands)."""
+    import os
+    import secrets
+
+    return (os.environ.get("ARENA_RESUME_TOKEN_KEY") or secrets.token_hex(32)).encode()

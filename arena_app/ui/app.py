@@ -10,8 +10,10 @@ from typing import Literal, TypedDict
 
 import gradio as gr
 
+from arena_app.domain import BattleMode
 from arena_app.services.app_services import AppServices
 from arena_app.ui.about_tab import build_about_tab
+from arena_app.ui.battle_common import wire_resume
 from arena_app.ui.battle_tab import build_battle_tab
 from arena_app.ui.direct_chat_tab import build_direct_chat_tab
 from arena_app.ui.leaderboard_tab import build_leaderboard_tab
@@ -31,9 +33,9 @@ def build_app(services: AppServices) -> gr.Blocks:
         gr.Markdown(f"# ⚔️ {TITLE}")
         with gr.Tabs():
             with gr.Tab("Arena (battle)", elem_id="tab-battle"):
-                build_battle_tab(services)
+                battle_panel = build_battle_tab(services)
             with gr.Tab("Arena (side-by-side)", elem_id="tab-sbs"):
-                build_side_by_side_tab(services)
+                sbs_panel = build_side_by_side_tab(services)
             with gr.Tab("Direct chat", elem_id="tab-chat"):
                 build_direct_chat_tab(services)
             with gr.Tab("Leaderboard", elem_id="tab-leaderboard"):
@@ -42,6 +44,9 @@ def build_app(services: AppServices) -> gr.Blocks:
                 build_about_tab()
         # Reads the latest stored snapshot (cheap); never fits.
         demo.load(view_fn, inputs, outputs, api_visibility="private")
+        # a reload continues the browser's current battles (state from the database, on any replica)
+        wire_resume(demo, battle_panel, services.battle, BattleMode.ANONY)
+        wire_resume(demo, sbs_panel, services.named, BattleMode.NAMED)
     return demo
 
 

@@ -49,6 +49,7 @@ class BattlePanel:
     votes: dict[str, gr.Button]
     reveal: gr.Markdown
     status: gr.Markdown
+    saved: gr.BrowserState  # the signed resume token of the current battle, in the browser's localStorage
 
     def outputs(self) -> list[Component]:
         return [
@@ -62,12 +63,16 @@ class BattlePanel:
             self.stop,
             self.regenerate,
             *self.votes.values(),
+            self.saved,
         ]
 
 
-def build_panel(prefix: str, intro: str) -> BattlePanel:
-    """Create the components (call inside a gr.Tab). elem_ids are documented in docs/ui.md."""
+def build_panel(prefix: str, intro: str, saved_secret: str) -> BattlePanel:
+    """Create the components (call inside a gr.Tab). elem_ids are documented in docs/ui.md.
+    ``saved_secret``: the BrowserState secret, the same on every replica (AppServices.browser_secret)."""
     state = gr.State(None)
+    # a fixed storage key, so that a reload served by any replica finds the token
+    saved = gr.BrowserState("", storage_key=f"arena-{prefix}-battle", secret=saved_secret)
     gr.Markdown(intro)
     with gr.Row():
         chat_a = chatbot(LABELS[0], f"{prefix}-chatbot-a")
@@ -93,7 +98,7 @@ def build_panel(prefix: str, intro: str) -> BattlePanel:
         regenerate = gr.Button("🔄 Regenerate", elem_id=f"{prefix}-regenerate", interactive=False)
         new_round = gr.Button("🎲 New round", elem_id=f"{prefix}-new-round")
     return BattlePanel(
-        prefix, state, chat_a, chat_b, text, send, stop, regenerate, new_round, votes, reveal, status
+        prefix, state, chat_a, chat_b, text, send, stop, regenerate, new_round, votes, reveal, status, saved
     )
 
 
@@ -164,6 +169,7 @@ def render(
         button(state.generating),
         button(has_battle and not state.voted and not state.generating),
         *[button(can_vote) for _ in VOTES],
+        state.resume_token or "",  # a new round clears it
     )
 
 
@@ -239,3 +245,20 @@ def wire_common(panel: BattlePanel, services: AppServices, service: BattleServic
             api_name=f"{prefix}_vote_{key}",
             concurrency_limit=None,
         )
+
+
+def wire_resume(demo: gr.Blocks, panel: BattlePanel, service: BattleService, mode: BattleMode) -> None:
+    """On page load, continue the battle named by the browser's saved token (from the database, so on
+    any replica); a refused token (forged, foreign, expired) starts a fresh round and says why."""
+    outputs = panel.outputs()
+
+    def resume(saved: object) -> Outputs:
+        if not saved:
+            return tuple(gr.skip() for _ in outputs)
+        try:
+            state = service.resume(str(saved), mode)
+        except Exception as exc:  # see failure_notice: refusals, outages and bugs
+            return render(service, service.new_state(mode), notice=failure_notice(exc))
+        return render(service, state)
+
+    demo.load(resume, [panel.saved], outputs, api_visibility="private", show_progress="hidden")

@@ -9,7 +9,7 @@ import gradio as gr
 from arena_app.domain import BattleMode
 from arena_app.services.app_services import AppServices
 from arena_app.services.battle_state import BattleState
-from arena_app.ui.battle_common import build_panel, render, stream_updates, wire_common
+from arena_app.ui.battle_common import BattlePanel, build_panel, render, stream_updates, wire_common
 from arena_app.ui.common import Outputs, identify, param_sliders
 
 INTRO = """### 👥 Compare two models of your choice
@@ -17,7 +17,7 @@ Pick both models and the parameters, chat, and vote. Named votes are stored but 
 anonymous leaderboard."""
 
 
-def build_side_by_side_tab(services: AppServices) -> None:
+def build_side_by_side_tab(services: AppServices) -> BattlePanel:
     service = services.named
     names = services.chat_model_names()
     with gr.Row():
@@ -32,7 +32,7 @@ def build_side_by_side_tab(services: AppServices) -> None:
             interactive=True,
         )
     sliders = param_sliders(services, "sbs")
-    panel = build_panel("sbs", INTRO)
+    panel = build_panel("sbs", INTRO, services.browser_secret())
 
     def send(
         text: str,
@@ -71,3 +71,4 @@ def build_side_by_side_tab(services: AppServices) -> None:
     for dropdown in (dropdown_a, dropdown_b):
         dropdown.input(models_changed, [panel.state], panel.outputs(), api_visibility="private")
     wire_common(panel, services, service, BattleMode.NAMED)
+    return panel
