@@ -33,6 +33,9 @@ OUTCOME_LABELS = {
 }
 #: (vote choice, button text), in button order; the choice names the button (``battle-vote-a``)
 VOTES = tuple((choice, OUTCOME_LABELS[outcome]) for choice, outcome in VOTE_CHOICES.items())
+#: what the browser keeps when there is no battle to come back to (Gradio stores no falsy value, so an
+#: empty string would leave the previous token in place)
+NO_BATTLE = "-"
 
 
 @dataclass
@@ -72,7 +75,7 @@ def build_panel(prefix: str, intro: str, saved_secret: str) -> BattlePanel:
     ``saved_secret``: the BrowserState secret, the same on every replica (AppServices.browser_secret)."""
     state = gr.State(None)
     # a fixed storage key, so that a reload served by any replica finds the token
-    saved = gr.BrowserState("", storage_key=f"arena-{prefix}-battle", secret=saved_secret)
+    saved = gr.BrowserState(NO_BATTLE, storage_key=f"arena-{prefix}-battle", secret=saved_secret)
     gr.Markdown(intro)
     with gr.Row():
         chat_a = chatbot(LABELS[0], f"{prefix}-chatbot-a")
@@ -169,7 +172,7 @@ def render(
         button(state.generating),
         button(has_battle and not state.voted and not state.generating),
         *[button(can_vote) for _ in VOTES],
-        state.resume_token or "",  # a new round clears it
+        state.resume_token or NO_BATTLE,  # a new round forgets the finished battle
     )
 
 
@@ -253,7 +256,7 @@ def wire_resume(demo: gr.Blocks, panel: BattlePanel, service: BattleService, mod
     outputs = panel.outputs()
 
     def resume(saved: object) -> Outputs:
-        if not saved:
+        if not saved or saved == NO_BATTLE:
             return tuple(gr.skip() for _ in outputs)
         try:
             state = service.resume(str(saved), mode)
