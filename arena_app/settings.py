@@ -36,7 +36,8 @@ class ArenaSettings(BaseSettings):
     client_id_salt: SecretStr = Field(
         default=SecretStr(""),
         description="Secret salt for hashing client addresses. If empty, a random salt is generated once "
-        "and stored in the database (so hashes stay stable across restarts).",
+        "into the file client_id_salt (mode 0600) under --secrets-dir, never into the database. Several "
+        "hosts serving one database must share it (set this, or share the file).",
     )
     # NoDecode: the env var is comma-separated like the flag, not JSON (see _comma_separated)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
@@ -91,6 +92,16 @@ class ArenaSettings(BaseSettings):
         default=Path.home() / ".cache" / "llm-arena",
         description="Where converted demo models and other caches live (never inside the repository).",
     )
+    secrets_dir: Path | None = Field(
+        default=None,
+        description="Directory of the secrets the app generates (the client-hash salt), one 0600 file each. "
+        "Default: CACHE_DIR/secrets.",
+    )
+
+    @property
+    def secrets_directory(self) -> Path:
+        """``secrets_dir``, else ``cache_dir/secrets``."""
+        return self.secrets_dir if self.secrets_dir is not None else Path(self.cache_dir) / "secrets"
 
     @field_validator("trusted_proxies", "identity_words", mode="before")
     @classmethod

@@ -45,6 +45,7 @@ SETTINGS = (
     "concurrency_limit",
     "demo",
     "cache_dir",
+    "secrets_dir",
 )
 
 

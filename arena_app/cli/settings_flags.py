@@ -31,6 +31,7 @@ METAVARS = {
     "identity_words": "WORD,...",
     "recompute_every": "SECONDS",
     "cache_dir": "DIR",
+    "secrets_dir": "DIR",
     "sampling": "uniform|weighted|active",
 }
 

@@ -21,13 +21,14 @@ from arena_app.services.battle import BattleService
 from arena_app.services.catalogue import ModelCard, Registry
 from arena_app.services.chat import ChatService
 from arena_app.services.client_id import ClientIdentifier, ClientIdentity
+from arena_app.services.client_salt import resolve_client_salt
 from arena_app.services.identity import IdentityDetector
 from arena_app.services.pair_sampling import make_sampler
-from arena_app.services.resume_token import ResumeTokens
+from arena_app.services.resume_token import RESUME_KEY_NAME, ResumeTokens
+from arena_app.services.secret_store import load_or_create_secret
 from arena_app.services.sampling import ModelPicker
 from arena_app.settings import ArenaSettings
-from arena_app.storage import api
-from arena_app.storage.db import make_engine, make_session_factory, session_scope
+from arena_app.storage.db import make_engine, make_session_factory
 
 if TYPE_CHECKING:  # the leaderboard service (numpy, plotly) is imported when the view is first asked for
     from arena_app.services.leaderboard_service import LeaderboardView
@@ -43,7 +44,8 @@ class AppServices:
     named: BattleService  # side-by-side with chosen models (the same service; BattleMode.NAMED states)
     chat: ChatService
     identifier: ClientIdentifier
-    tokens: ResumeTokens
+    tokens: ResumeTokens  # the signed resume tokens browsers keep for their current battle
+    salt_notes: tuple[str, ...] = ()  # where the client-hash salt is and what start-up did (never the value)
     engine: Engine | None = None  # set when create_services made the engine (closed by close())
 
     def catalogue(self) -> list[ModelCard]:
@@ -54,9 +56,23 @@ class AppServices:
         """Models a user may pick by name (side-by-side, direct chat)."""
         return self.picker.chat_names()
 
-    def user_params(self, temperature: float, top_p: float, max_new_tokens: int) -> GenerationParams:
-        """Generation parameters chosen in the UI, clamped to the allowed ranges."""
-        return self.picker.user_params(temperature, top_p, max_new_tokens)
+    def user_params(
+        self, temperature: float, top_p: float, max_new_tokens: int, model: str | None = None
+    ) -> GenerationParams:
+        """Generation parameters chosen in the UI, clamped to the allowed ranges; with ``model``, its
+        recommended ``stop`` and ``extra_body`` (not shown as sliders) are kept. Raises
+        :class:`InputRejected` for a model that cannot be chosen by name."""
+        return self.picker.user_params(temperature, top_p, max_new_tokens, model)
+
+    def recommended_params(self, model: str | None) -> GenerationParams:
+        """The sliders' starting values for ``model``: its recommended_config over the operator's
+        defaults (``--max-new-tokens``; temperature 0.7, top p 1.0), clamped to the sliders' ranges."""
+        return self.picker.recommended_params(model)
+
+    @property
+    def max_tokens_limit(self) -> int:
+        """The most output tokens a user may choose."""
+        return self.picker.max_tokens_limit
 
     def identify(
         self, peer: str | None, headers: Mapping[str, str], session_key: str | None
@@ -94,17 +110,16 @@ def create_services(
     if session_factory is None:
         engine = make_engine(settings.database_url)
         session_factory = make_session_factory(engine)
-    salt = settings.client_id_salt.get_secret_value()
-    if not salt:
-        with session_scope(session_factory) as s:
-            salt = api.get_or_create_salt(s)
-    identifier = ClientIdentifier(salt, settings.trusted_proxies)
+    salt = resolve_client_salt(settings, session_factory)
+    identifier = ClientIdentifier(salt.secret.value, settings.trusted_proxies)
     detector = IdentityDetector([*registry.identity_words(), *settings.identity_words])
     sampler = make_sampler(settings.sampling, floor=settings.sampling_floor, session_factory=session_factory)
     picker = ModelPicker(
         registry, rng if rng is not None else np.random.default_rng(), settings.max_new_tokens, sampler
     )
-    tokens = ResumeTokens(_resume_key(settings), settings.resume_ttl_s)
+    # one signing key for every replica: ARENA_RESUME_TOKEN_KEY, else a private file created once
+    key = load_or_create_secret(RESUME_KEY_NAME, settings.secrets_directory).value
+    tokens = ResumeTokens(key.encode(), settings.resume_ttl_s)
     battle = BattleService(
         registry=registry,
         session_factory=session_factory,
@@ -131,13 +146,6 @@ def create_services(
         chat=chat,
         identifier=identifier,
         tokens=tokens,
+        salt_notes=(salt.where(), *salt.notes),
         engine=engine,
     )
-
-
-def _resume_key(settings: ArenaSettings) -> bytes:
-    """The resume tokens' signing key, the same for every replica (TEMPORARY until secret_store lands)."""
-    import os
-    import secrets
-
-    return (os.environ.get("ARENA_RESUME_TOKEN_KEY") or secrets.token_hex(32)).encode()

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from arena_app.domain import BattleMode
 from arena_app.services.errors import InputRejected
 
+#: the signing key's name in :mod:`~arena_app.services.secret_store` (env ``ARENA_RESUME_TOKEN_KEY``)
+RESUME_KEY_NAME = "resume_token_key"
 VERSION = "b1"
 #: the whole token; a 32-byte signature is 43 base64 characters without padding
 _SHAPE = re.compile(r"b1\.(anony|named)\.([1-9][0-9]{0,18})\.([1-9][0-9]{0,11})\.([A-Za-z0-9_-]{43})")

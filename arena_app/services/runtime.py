@@ -153,6 +153,8 @@ def serving(settings: ArenaSettings, *, say: Say, progress: Say) -> Iterator[Ser
             say("warning: no models configured; pass --endpoints FILE or --demo (the tabs will say so)")
         services = create_services(settings, registry)
         cleanup.callback(services.close)
+        for note in services.salt_notes:
+            say(note)
         if settings.recompute_every > 0:
             refresher = LeaderboardRefresher(services.session_factory, min_votes=settings.min_votes)
             # registered last, so it runs first: the refresh stops before the services close

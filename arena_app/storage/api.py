@@ -10,11 +10,10 @@ duplicate is detected without an exception or savepoint and the caller's transac
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -52,9 +51,10 @@ __all__ = [
     "add_user_message",
     "create_battle",
     "create_conversation",
+    "delete_meta",
     "get_battle",
     "get_conversation",
-    "get_or_create_salt",
+    "get_meta",
     "get_vote_for_battle",
     "latest_snapshot",
     "list_messages",
@@ -65,7 +65,7 @@ __all__ = [
     "set_battle_turns",
 ]
 
-SALT_KEY = "client_id_salt"
+SALT_KEY = "client_id_salt"  # where older versions kept the salt (moved out at start)
 
 
 def _insert_if_absent(s: Session, model: type[Vote] | type[AppMeta], values: dict[str, Any]) -> bool:
@@ -262,12 +262,17 @@ def latest_snapshot_id(s: Session, category: str = "overall") -> int | None:
     )
 
 
-def get_or_create_salt(s: Session) -> str:
-    """The client-hash salt stored in the database, created once (race-safe: the first insert wins)."""
-    existing = s.get(AppMeta, SALT_KEY)
-    if existing is not None:
-        return existing.value
-    _insert_if_absent(s, AppMeta, {"key": SALT_KEY, "value": secrets.token_hex(32)})  # first writer wins
-    row = s.get(AppMeta, SALT_KEY, populate_existing=True)
-    assert row is not None
-    return row.value
+def get_meta(s: Session, key: str) -> str | None:
+    """The value of an ``app_meta`` row, or None."""
+    row = s.get(AppMeta, key, populate_existing=True)
+    return None if row is None else row.value
+
+
+def delete_meta(s: Session, key: str, value: str) -> bool:
+    """Delete the ``app_meta`` row ``key`` if it still holds ``value``; True if a row was deleted."""
+    result = s.execute(
+        delete(AppMeta).where(AppMeta.key == key, AppMeta.value == value),
+        execution_options={"synchronize_session": False},
+    )
+    s.flush()
+    return bool(getattr(result, "rowcount", 0))

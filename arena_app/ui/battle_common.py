@@ -9,6 +9,7 @@ import gradio as gr
 from gradio.components import Component
 
 from arena_app.domain import VOTE_CHOICES, BattleMode, ExcludedReason, FinishReason, Outcome
+from arena_app.services.answers import params_text
 from arena_app.services.app_services import AppServices
 from arena_app.services.battle import BattleService
 from arena_app.services.battle_state import LABELS, BattleState
@@ -133,11 +134,12 @@ def reveal_text(service: BattleService, state: BattleState) -> str:
     if not stats:
         return ""
     lines = []
-    for label, s in zip(LABELS, stats, strict=True):
+    for label, s, side in zip(LABELS, stats, state.sides, strict=True):
         ttft = f"{s.ttft_s:.2f} s" if s.ttft_s is not None else "n/a"
+        # the parameters its last answer really ran with (what is stored with it), never a label's claim
         lines.append(
             f"**{label}:** {inline_code(s.model)} — time to first token {ttft} · "
-            f"duration {s.duration_s:.2f} s · {s.tokens} tokens"
+            f"duration {s.duration_s:.2f} s · {s.tokens} tokens · ran with {params_text(side.params)}"
         )
     return "\n\n".join(lines)
 

@@ -83,7 +83,8 @@ def cluster(postgres_url: str, tmp_path: Path) -> Iterator[Cluster]:
         run_dir = tmp_path / "cluster"
         argv = [CLUSTER, "start", "--run-dir", str(run_dir), "--replicas", "2", "--listen-port", "0"]
         argv += ["--endpoints", str(endpoints), "--database-url", postgres_url]
-        started = subprocess.run(argv, capture_output=True, text=True, timeout=360)
+        env = {**os.environ, "ARENA_SECRETS_DIR": str(tmp_path / "secrets")}  # one salt file for both
+        started = subprocess.run(argv, capture_output=True, text=True, timeout=360, env=env)
         try:
             assert started.returncode == 0, started.stderr
             info = json.loads((run_dir / "cluster.json").read_text())
@@ -151,7 +152,8 @@ def test_battles_through_nginx_stick_to_a_replica_spread_and_survive_a_dead_repl
 
     votes = cluster.rows("SELECT client_hash FROM votes")
     assert len(votes) == len(cookies)
-    salt = cluster.rows("SELECT value FROM app_meta WHERE key = 'client_id_salt'")[0][0]
+    assert cluster.rows("SELECT value FROM app_meta WHERE key = 'client_id_salt'") == []  # not in the DB
+    salt = (cluster.run_dir.parent / "secrets" / "client_id_salt").read_text().strip()
     ids = ClientIdentifier(salt, ["127.0.0.1"])
     assert {v[0] for v in votes} == {ids.hash_address("127.0.0.1")}  # not the spoofed address
     assert ids.hash_address(SPOOFED) not in {v[0] for v in votes}
@@ -221,7 +223,8 @@ def test_a_replica_that_cannot_start_fails_the_start_and_leaves_nothing_running(
         ports = f"{free_port()},{taken.getsockname()[1]}"
         argv = [CLUSTER, "start", "--run-dir", str(run_dir), "--replicas", "2", "--ports", ports]
         argv += ["--listen-port", "0", "--endpoints", str(endpoints), "--database-url", postgres_url]
-        started = subprocess.run(argv, capture_output=True, text=True, timeout=360)
+        env = {**os.environ, "ARENA_SECRETS_DIR": str(tmp_path / "secrets")}  # one salt file for both
+        started = subprocess.run(argv, capture_output=True, text=True, timeout=360, env=env)
     assert started.returncode == 1
     assert "replica-2" in started.stderr and "exited" in started.stderr, started.stderr
     assert not (run_dir / "cluster.json").exists()

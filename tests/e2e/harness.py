@@ -144,8 +144,21 @@ def endpoint_mapping(openai_base: str, anthropic_base: str) -> dict[str, dict[st
             "organization": "Quillco",
             "license": "Proprietary",
         },
-        "Papaya-Chat": {**oa, "model_name": "papaya-upstream", "battle": False, "organization": "Fruitful"},
-        "Guava-Chat": {**an, "model_name": "guava-upstream", "battle": False, "organization": "Fruitful"},
+        "Papaya-Chat": {
+            **oa,
+            "model_name": "papaya-upstream",
+            "battle": False,
+            "organization": "Fruitful",
+            "description": "A greedy papaya.",
+            "recommended_config": {"temperature": 0.0, "top_p": 1.0, "max_new_tokens": 300},
+        },
+        "Guava-Chat": {
+            **an,
+            "model_name": "guava-upstream",
+            "battle": False,
+            "organization": "Fruitful",
+            "recommended_config": {"temperature": 0.9, "top_p": 0.8, "max_new_tokens": 200},
+        },
     }
 
 

@@ -4,6 +4,7 @@ loopback fake OpenAI server, with replies scripted per upstream model name."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -62,12 +63,15 @@ def endpoints_for(base_url: str, **extra: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def make_services(sqlite_url: str, fake_openai: OpenAIFakeServer) -> Iterator[Callable[..., AppServices]]:
+def make_services(
+    sqlite_url: str, fake_openai: OpenAIFakeServer, tmp_path: Path
+) -> Iterator[Callable[..., AppServices]]:
     made: list[AppServices] = []
 
     def make(endpoints: dict[str, Any] | None = None, seed: int = 0, **overrides: Any) -> AppServices:
         overrides.setdefault("client_id_salt", "test-salt")
         overrides.setdefault("database_url", sqlite_url)
+        overrides.setdefault("secrets_dir", tmp_path / "secrets")
         settings = load_settings(**overrides)
         registry = ModelRegistry.from_mapping(  # as `arena serve` builds it
             endpoints or endpoints_for(fake_openai.base_url), default_max_new_tokens=settings.max_new_tokens

@@ -53,7 +53,7 @@ def test_generated_salt_is_stable_and_db_never_holds_the_raw_ip(make_services, c
     second = make_services(client_id_salt="")
     ip = "203.0.113.77"
     who = first.identify(ip, {}, "sess")
-    assert who.client_hash == second.identify(ip, {}, "sess").client_hash  # salt stored once in the DB
+    assert who.client_hash == second.identify(ip, {}, "sess").client_hash  # salt generated once (a file)
     assert who.client_hash != ClientIdentifier("test-salt").hash_address(ip)
     services: AppServices = first
     state = services.battle.new_state()
