@@ -25,8 +25,8 @@ from arena_app.services.client_salt import resolve_client_salt
 from arena_app.services.identity import IdentityDetector
 from arena_app.services.pair_sampling import make_sampler
 from arena_app.services.resume_token import RESUME_KEY_NAME, ResumeTokens
-from arena_app.services.secret_store import load_or_create_secret
 from arena_app.services.sampling import ModelPicker
+from arena_app.services.secret_store import load_or_create_secret
 from arena_app.settings import ArenaSettings
 from arena_app.storage.db import make_engine, make_session_factory
 
