@@ -9,7 +9,7 @@ Errors it raises are those of :mod:`arena_app.services.errors`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,9 +24,11 @@ from arena_app.services.client_id import ClientIdentifier, ClientIdentity
 from arena_app.services.client_salt import resolve_client_salt
 from arena_app.services.identity import IdentityDetector
 from arena_app.services.pair_sampling import make_sampler
+from arena_app.services.rate_limits import RateLimiter
 from arena_app.services.resume_token import RESUME_KEY_NAME, ResumeTokens
 from arena_app.services.sampling import ModelPicker
 from arena_app.services.secret_store import load_or_create_secret
+from arena_app.services.view_cache import ViewCache
 from arena_app.settings import ArenaSettings
 from arena_app.storage.db import make_engine, make_session_factory
 
@@ -47,6 +49,8 @@ class AppServices:
     tokens: ResumeTokens  # the signed resume tokens browsers keep for their current battle
     salt_notes: tuple[str, ...] = ()  # where the client-hash salt is and what start-up did (never the value)
     engine: Engine | None = None  # set when create_services made the engine (closed by close())
+    # built leaderboard views by snapshot: a page load costs no plotting (services/view_cache.py)
+    views: ViewCache[LeaderboardView] = field(default_factory=ViewCache)
 
     def catalogue(self) -> list[ModelCard]:
         """Every configured model, in endpoint-file order (healthy or not)."""
@@ -91,7 +95,9 @@ class AppServices:
         """
         from arena_app.services.leaderboard_service import latest_view
 
-        return latest_view(self.session_factory, category=category, style_control=style_control)
+        return latest_view(
+            self.session_factory, category=category, style_control=style_control, cache=self.views
+        )
 
     def close(self) -> None:
         if self.engine is not None:
@@ -128,6 +134,8 @@ def create_services(
         max_turns=settings.max_turns,
         max_input_chars=settings.max_input_chars,
         tokens=tokens,
+        battle_limit=RateLimiter.of("battle", settings.rate_limit_battles),
+        vote_limit=RateLimiter.of("vote", settings.rate_limit_votes),
     )
     chat = ChatService(
         registry=registry,

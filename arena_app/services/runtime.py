@@ -156,7 +156,11 @@ def serving(settings: ArenaSettings, *, say: Say, progress: Say) -> Iterator[Ser
         for note in services.salt_notes:
             say(note)
         if settings.recompute_every > 0:
-            refresher = LeaderboardRefresher(services.session_factory, min_votes=settings.min_votes)
+            refresher = LeaderboardRefresher(
+                services.session_factory,
+                min_votes=settings.min_votes,
+                style_every=settings.style_recompute_every,
+            )
             # registered last, so it runs first: the refresh stops before the services close
             cleanup.callback(refresher.start(settings.recompute_every).set)
         yield ServeRuntime(services, demo)

@@ -36,10 +36,13 @@ _Stmt = TypeVar("_Stmt", bound=AnySelect)
 @dataclass(frozen=True)
 class VoteSelection:
     """Which counted votes to read: every one (the default), those with at least ``min_turns`` user turns at
-    vote time, and/or those whose battle carries ``tag`` (a ``battle_tags`` row)."""
+    vote time, and/or those whose battle carries ``tag`` (a ``battle_tags`` row); and only the vote ids in
+    ``after_id < id <= up_to_id`` when those are set (the incremental recompute's new votes)."""
 
     min_turns: int = 0
     tag: str | None = None
+    after_id: int | None = None
+    up_to_id: int | None = None
 
 
 EVERY_COUNTED_VOTE = VoteSelection()
@@ -77,6 +80,10 @@ def _counted(stmt: _Stmt, selection: VoteSelection) -> _Stmt:
         stmt = stmt.join(
             BattleTag, and_(BattleTag.battle_id == Vote.battle_id, BattleTag.tag == selection.tag)
         )
+    if selection.after_id is not None:
+        stmt = stmt.where(Vote.id > selection.after_id)
+    if selection.up_to_id is not None:
+        stmt = stmt.where(Vote.id <= selection.up_to_id)
     return stmt
 
 

@@ -81,8 +81,12 @@ def build_side_by_side_tab(services: AppServices) -> BattlePanel:
         *sliders_a.inputs(),
         *sliders_b.inputs(),
     ]
-    panel.send.click(send, inputs, panel.outputs(), api_name="sbs_send", show_progress="hidden")
-    panel.input.submit(send, inputs, panel.outputs(), api_visibility="private", show_progress="hidden")
+    # postprocess=False: the panel's outputs come in Gradio's wire form already (ui/panel_view.py)
+    outputs = panel.outputs()
+    panel.send.click(send, inputs, outputs, api_name="sbs_send", show_progress="hidden", postprocess=False)
+    panel.input.submit(
+        send, inputs, outputs, api_visibility="private", show_progress="hidden", postprocess=False
+    )
     for dropdown, sliders in ((dropdown_a, sliders_a), (dropdown_b, sliders_b)):
         dropdown.input(models_changed, [panel.state], panel.outputs(), api_visibility="private")
         dropdown.input(
