@@ -80,6 +80,7 @@ class ExcludedReason(StrEnum):
     """Why a stored vote does not count on the leaderboard (the vote is kept, never deleted)."""
 
     IDENTITY_LEAK = "identity_leak"  # an answer named a model or organization of the arena
+    ANOMALOUS_JUDGE = "anomalous_judge"  # `arena integrity scan --apply` flagged the voter (restorable)
 
 
 def values(enum: type[StrEnum]) -> tuple[str, ...]:

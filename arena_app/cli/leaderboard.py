@@ -23,7 +23,7 @@ FILE_FORMATS = ("csv", "json", "jsonl")
 
 
 # min_votes: printed and written tables leave out models with fewer votes (snapshots mark them preliminary)
-RECOMPUTE_SETTINGS = ("database_url", "min_votes")
+RECOMPUTE_SETTINGS = ("database_url", "min_votes", "daily_vote_cap", "excluded_models")
 FIT_SETTINGS = ("min_votes",)  # a battles file: no database
 SHOW_SETTINGS = ("database_url",)  # the snapshot's own min_votes applies
 
@@ -104,16 +104,20 @@ def _limit(args: argparse.Namespace) -> int | None:
 
 
 def _recompute(args: argparse.Namespace, settings: ArenaSettings) -> int:
-    from arena_app.services.leaderboard_service import RecomputeParams, recompute
+    from arena_app.services.leaderboard_service import RecomputeParams, VoteRules, recompute
     from arena_app.services.operator import operator_database
 
     params = RecomputeParams(
         categories=tuple(args.category or ["overall"]),
         compute=compute_params(args, settings.min_votes),
         online_elo=args.online_elo,
+        rules=VoteRules.of(settings),
     )
     with operator_database(settings.database_url) as session_factory, _progress_line() as progress:
         outcomes = recompute(session_factory, params, progress=progress)
+    unknown = outcomes[0].unknown_models if outcomes else ()
+    if unknown:
+        print(f"warning: --excluded-models names no stored model: {', '.join(unknown)}", file=sys.stderr)
     for out in outcomes:
         _print_outcome(out, params, _limit(args))
     return 0
@@ -123,13 +127,17 @@ def _print_outcome(out: RecomputeOutcome, params: RecomputeParams, limit: int | 
     from arena_app.services.leaderboard_output import format_table, method_lines
 
     res = out.result
+    from arena_app.services.leaderboard_totals import describe_excluded
+
+    left_out = describe_excluded(out.excluded)
     if res is None:
-        print(f"category {out.category}: no counted votes; no snapshot stored")
+        print(f"category {out.category}: no counted votes; no snapshot stored (excluded: {left_out})")
         return
     print(
         f"category {out.category}: {out.vote_count:,} votes, {len(res.models)} models, "
         f"{res.params.ci} intervals, snapshot {out.snapshot_id}, {out.seconds:.1f} s"
     )
+    print(f"votes counted: {out.vote_count:,}; excluded: {left_out}")
     style = params.compute.style_control and res.style is not None
     print(format_table(res, style=style, min_votes=params.compute.min_votes, limit=limit))
     if res.style:

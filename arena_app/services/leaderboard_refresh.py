@@ -15,7 +15,7 @@ from dataclasses import replace
 from sqlalchemy.orm import Session, sessionmaker
 
 from arena_app.services.leaderboard_service import RecomputeOutcome, RecomputeParams, recompute
-from arena_app.services.leaderboard_votes import ALL_CATEGORIES
+from arena_app.services.leaderboard_votes import ALL_CATEGORIES, NO_RULES, VoteRules
 from leaderboard.compute import ComputeParams
 
 log = logging.getLogger("arena.leaderboard.refresh")
@@ -35,6 +35,7 @@ class LeaderboardRefresher:
         session_factory: sessionmaker[Session],
         *,
         min_votes: int = 0,
+        rules: VoteRules = NO_RULES,
         recompute: Recompute = _recompute,
     ) -> None:
         self._session_factory = session_factory
@@ -42,6 +43,7 @@ class LeaderboardRefresher:
         styled = RecomputeParams(
             categories=(ALL_CATEGORIES,),
             compute=ComputeParams(style_control=True, min_votes=min_votes, fragility=True),
+            rules=rules,
         )
         #: tried in this order; the first that succeeds ends the round
         self.attempts = (styled, replace(styled, compute=replace(styled.compute, style_control=False)))
@@ -60,6 +62,10 @@ class LeaderboardRefresher:
             log.info(
                 "leaderboard recomputed: %s", ", ".join(f"{o.category}={o.vote_count}" for o in outcomes)
             )
+            if outcomes and outcomes[0].unknown_models:
+                log.warning(
+                    "excluded models that no stored model has: %s", ", ".join(outcomes[0].unknown_models)
+                )
             return outcomes
         return None
 

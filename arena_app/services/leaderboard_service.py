@@ -21,6 +21,7 @@ from arena_app.files.battle_files import read_battles
 from arena_app.files.gc_pause import gc_paused
 from arena_app.services.errors import storage_errors
 from arena_app.services.leaderboard_details import add_vote_details
+from arena_app.services.leaderboard_totals import exclusion_totals, unknown_models, with_vote_totals
 from arena_app.services.leaderboard_view import (
     LeaderboardRow,
     LeaderboardView,
@@ -31,10 +32,13 @@ from arena_app.services.leaderboard_view import (
 )
 from arena_app.services.leaderboard_votes import (
     ALL_CATEGORIES,
+    NO_RULES,
     InvalidLeaderboardRequest,
+    VoteRules,
     checked_category,
     load_battle_data,
     requested_categories,
+    vote_selection,
 )
 from arena_app.storage import api
 from arena_app.storage.db import session_scope
@@ -54,6 +58,7 @@ __all__ = [
     "RecomputeOutcome",
     "RecomputeParams",
     "StoredSnapshot",
+    "VoteRules",
     "checked_category",
     "fit_file",
     "latest_snapshot",
@@ -76,6 +81,7 @@ class RecomputeParams:
     categories: tuple[str, ...] = (OVERALL,)  # or ("all",): every built-in category and stored tag
     compute: ComputeParams = field(default_factory=lambda: ComputeParams(style_control=True, fragility=True))
     online_elo: bool = True
+    rules: VoteRules = NO_RULES  # recompute-time exclusions (daily vote cap, excluded models)
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,8 @@ class RecomputeOutcome:
     snapshot_id: int | None  # None when the category has no counted votes (nothing stored)
     result: LeaderboardResult | None  # None when the category has no counted votes (nothing computed)
     seconds: float
+    excluded: dict[str, int] = field(default_factory=dict)  # votes of the category left out, by reason
+    unknown_models: tuple[str, ...] = ()  # excluded-model names no battle has (a typo?)
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,8 @@ class _Loaded:
     data: BattleData
     votes: int
     read_seconds: float
+    excluded: dict[str, int]
+    unknown_models: tuple[str, ...]
 
 
 def recompute(
@@ -113,7 +123,11 @@ def recompute(
     outcomes = []
     for one in loaded:
         if not one.votes:  # nothing to rank and nothing stored
-            outcomes.append(RecomputeOutcome(one.category, 0, None, None, one.read_seconds))
+            outcomes.append(
+                RecomputeOutcome(
+                    one.category, 0, None, None, one.read_seconds, one.excluded, one.unknown_models
+                )
+            )
             continue
         t0 = time.perf_counter()
         cb = _tagged(progress, one.category) if progress else None
@@ -124,12 +138,16 @@ def recompute(
             snapshot_id = api.save_snapshot(
                 s,
                 category=one.category,
-                params=stored.to_json(),
+                params=with_vote_totals(stored.to_json(), params.rules, one.excluded),
                 vote_count=one.votes,
                 result=result.to_json(),
             ).id
         seconds = one.read_seconds + time.perf_counter() - t0
-        outcomes.append(RecomputeOutcome(one.category, one.votes, snapshot_id, result, seconds))
+        outcomes.append(
+            RecomputeOutcome(
+                one.category, one.votes, snapshot_id, result, seconds, one.excluded, one.unknown_models
+            )
+        )
     return outcomes
 
 
@@ -137,20 +155,23 @@ def _read_categories(
     session_factory: sessionmaker[Session], params: RecomputeParams, progress: Progress | None
 ) -> list[_Loaded]:
     loaded = []
+    rules = params.rules
     with storage_errors(), session_scope(session_factory) as s:
         if s.get_bind().dialect.name == "postgresql":
             # every query of a recompute sees the same votes
             s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        unknown = unknown_models(s, rules)
         for cat in requested_categories(s, params.categories):
             t0 = time.perf_counter()
             if progress:
                 progress(f"reading votes ({cat})", 0, 1)
             with gc_paused():
                 data, votes = load_battle_data(
-                    s, cat, style=params.compute.style_control, online_elo=params.online_elo
+                    s, cat, style=params.compute.style_control, online_elo=params.online_elo, rules=rules
                 )
-                data, votes = add_vote_details(s, cat, data, votes, params.compute)
-            loaded.append(_Loaded(cat, data, votes, time.perf_counter() - t0))
+                data, votes = add_vote_details(s, cat, data, votes, params.compute, rules)
+            excluded = exclusion_totals(s, vote_selection(cat, rules))
+            loaded.append(_Loaded(cat, data, votes, time.perf_counter() - t0, excluded, unknown))
     return loaded
 
 

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 from sqlalchemy.orm import Session, sessionmaker
 
 from arena_app.services.errors import storage_errors
+from arena_app.services.leaderboard_totals import describe_excluded, read_excluded
 from arena_app.services.leaderboard_votes import checked_category, snapshot_categories
 from arena_app.storage import api
 from arena_app.storage.db import session_scope
@@ -33,13 +34,17 @@ class StoredSnapshot:
     vote_count: int
     params: SnapshotParams
     result: LeaderboardResult
+    excluded: dict[str, int] | None = None  # votes left out, by reason (None: an older snapshot)
 
 
 def read_snapshot(record: SnapshotRecord) -> StoredSnapshot:
     """Decode a snapshot row: THE one place the stored JSON is read (old rows have the same layout)."""
     params = SnapshotParams.from_json(record.params)
     result = LeaderboardResult.from_json(record.result)
-    return StoredSnapshot(record.id, record.category, record.created_at, record.vote_count, params, result)
+    excluded = read_excluded(record.params)
+    return StoredSnapshot(
+        record.id, record.category, record.created_at, record.vote_count, params, result, excluded
+    )
 
 
 def latest_snapshot(session_factory: sessionmaker[Session], category: str = OVERALL) -> StoredSnapshot | None:
@@ -79,6 +84,13 @@ class LeaderboardView:
     # "The #1 spot changes if N of M votes are removed ...", computed at recompute time and stored in the
     # snapshot (None: not computed, or the style-controlled view, which it does not describe)
     fragility: str | None = None
+    # votes of the category left out at the snapshot, by reason (total_votes are the counted ones);
+    # None: an older snapshot that did not record them
+    excluded: dict[str, int] | None = None
+
+    def excluded_text(self) -> str:
+        """The excluded totals by reason, largest first (``none``; ``not recorded`` for an old snapshot)."""
+        return "not recorded" if self.excluded is None else describe_excluded(self.excluded)
 
 
 def latest_view(
@@ -107,6 +119,7 @@ def latest_view(
         total_models=len(result.models),
         created_at=snap.created_at,
         params=snap.params,
+        excluded=snap.excluded,
     )
     if style_control and result.style is None:
         return replace(

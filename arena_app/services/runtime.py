@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from arena_app.services.app_services import AppServices, create_services
 from arena_app.services.errors import Refused, Unavailable
 from arena_app.services.leaderboard_refresh import LeaderboardRefresher
+from arena_app.services.leaderboard_votes import VoteRules
 from arena_app.services.operator import operator_errors
 from arena_app.settings import ArenaSettings
 from arena_app.storage.db import parse_url
@@ -156,7 +157,9 @@ def serving(settings: ArenaSettings, *, say: Say, progress: Say) -> Iterator[Ser
         for note in services.salt_notes:
             say(note)
         if settings.recompute_every > 0:
-            refresher = LeaderboardRefresher(services.session_factory, min_votes=settings.min_votes)
+            refresher = LeaderboardRefresher(
+                services.session_factory, min_votes=settings.min_votes, rules=VoteRules.of(settings)
+            )
             # registered last, so it runs first: the refresh stops before the services close
             cleanup.callback(refresher.start(settings.recompute_every).set)
         yield ServeRuntime(services, demo)

@@ -88,6 +88,9 @@ def summary_md(view: LeaderboardView) -> str:
     text = f"**Total votes:** {view.total_votes:,} · **Models:** {view.total_models}"
     text += f" · **Last updated:** {updated}"
     text += f" · ratings: {kind}, category `{html.escape(view.category)}`"
+    if view.excluded is not None:
+        left_out = html.escape(view.excluded_text())
+        text += f"\n\n**Counted:** {view.total_votes:,} · **Excluded:** {left_out}"
     if view.fragility:
         text += f"\n\n{html.escape(view.fragility)}"
     if view.message:
