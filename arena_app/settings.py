@@ -67,9 +67,16 @@ class ArenaSettings(BaseSettings):
         "--exclude-models). The votes are kept.",
     )
     recompute_every: float = Field(
-        default=0.0,
+        default=60.0,
         ge=0.0,
-        description="If > 0, `arena serve` recomputes the leaderboard snapshot every this many seconds.",
+        description="`arena serve` brings the leaderboard up to date every this many seconds (only the new "
+        "votes are read; nothing is computed or stored when no counted vote changed); 0 turns it off.",
+    )
+    style_recompute_every: float = Field(
+        default=3600.0,
+        ge=0.0,
+        description="How often that refresh also recomputes the style-controlled ratings (a full pass over "
+        "every vote), in seconds; 0 never.",
     )
     sampling: Literal["uniform", "weighted", "active"] = Field(
         default="weighted",
@@ -83,6 +90,17 @@ class ArenaSettings(BaseSettings):
         le=1.0,
         description="Active sampling: every pair keeps at least this share of its uniform probability "
         "(1 = uniform).",
+    )
+    rate_limit_battles: str = Field(
+        default="60/hour",
+        description="Most battles (anonymous and side-by-side) one client may start, per salted client "
+        "hash, shared by every replica through the database: the limits notation N/second|minute|hour|day, "
+        "several rules separated by ';', or 'off'.",
+    )
+    rate_limit_votes: str = Field(
+        default="60/hour",
+        description="Most votes one client may cast, per salted client hash, shared by every replica "
+        "through the database (same notation as --rate-limit-battles, or 'off').",
     )
     concurrency_limit: int = Field(
         default=64, ge=1, description="Most concurrent generation events the web app runs at once."
@@ -106,6 +124,14 @@ class ArenaSettings(BaseSettings):
     def secrets_directory(self) -> Path:
         """``secrets_dir``, else ``cache_dir/secrets``."""
         return self.secrets_dir if self.secrets_dir is not None else Path(self.cache_dir) / "secrets"
+
+    @field_validator("rate_limit_battles", "rate_limit_votes")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        """Refuse a limit that cannot be parsed at start (the error names the bad part); keep it canonical."""
+        from arena_app.services.rate_limit_rules import parse_rate_limit
+
+        return str(parse_rate_limit(value))
 
     @field_validator("trusted_proxies", "identity_words", "excluded_models", mode="before")
     @classmethod

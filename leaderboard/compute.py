@@ -59,6 +59,8 @@ class BattleData:
     weighted: WeightedVotes | None = None
     clusters: ClusterCells | None = None
     bothbad: float | None = None
+    # Online Elo already run (the incremental recompute keeps it up to date): used instead of ``sequence``
+    elo: FloatArray | None = None
 
 
 def _anchor_index(models: Sequence[str], params: ComputeParams) -> int | None:
@@ -150,7 +152,11 @@ def _intervals_and_elo(
     with ThreadPoolExecutor(1) as pool:
         intervals = pool.submit(job)
         t1 = time.perf_counter()
-        if data.sequence is not None and m:
+        if data.elo is not None:
+            if len(data.elo) != m:
+                raise ValueError("online Elo ratings and model list disagree on the number of models")
+            elo = np.asarray(data.elo, dtype=np.float64)
+        elif data.sequence is not None and m:
             elo = online_elo(
                 *data.sequence, m, k=params.k, base=params.base, scale=params.scale, initial=params.initial
             )

@@ -1,4 +1,5 @@
-"""``arena export votes``: stream votes to CSV or JSON Lines (see :mod:`arena_app.services.export`)."""
+"""``arena export votes``: stream votes to CSV, JSON Lines or FastChat's JSON (see
+:mod:`arena_app.services.export`)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,11 @@ def register(sub: Subcommands) -> None:
         "--include-excluded", action="store_true", help="also export excluded votes (identity leak, ...)"
     )
     votes.add_argument(
-        "--format", dest="fmt", choices=FORMATS, default="csv", help="file format (default: csv)"
+        "--format",
+        dest="fmt",
+        choices=FORMATS,
+        default="csv",
+        help="file format (default: csv; fastchat: a JSON array FastChat's elo_analysis reads)",
     )
     votes.add_argument(
         "--with-conversations",

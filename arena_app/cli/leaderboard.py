@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from arena_app.cli.leaderboard_flags import TtyProgress, add_compute_flags, compute_params
+from arena_app.cli.leaderboard_fresh import register_fresh, run_recompute
 from arena_app.cli.leaderboard_science import register_science
 from arena_app.cli.settings_flags import add_command
 from arena_app.settings import ArenaSettings
@@ -49,6 +50,12 @@ def register(sub: Subcommands) -> None:
         "default overall)",
     )
     rc.add_argument("--no-online-elo", dest="online_elo", action="store_false", help="skip online Elo")
+    rc.add_argument(
+        "--incremental",
+        action="store_true",
+        help="read only the votes since the last recompute (stored pair counts and online Elo); options it "
+        "cannot serve (style control, cluster intervals, sampling weights) fall back to the full pass",
+    )
     add_compute_flags(rc, style_default=True, weights=True)
     rc.add_argument("--limit", type=int, default=40, help="rows to print (default 40; 0 = all)")
     rc.set_defaults(func=_recompute)
@@ -71,7 +78,11 @@ def register(sub: Subcommands) -> None:
     )
     fit.add_argument("--keep-named", action="store_true", help="keep non-anonymous (named) battles")
     fit.add_argument("--limit", type=int, default=40, help="rows to print (default 40; 0 = all)")
-    add_compute_flags(fit, style_default=None)
+    f = fit.add_argument_group("FastChat's filters (elo_analysis.py)")
+    f.add_argument("--exclude-models", nargs="+", default=[], metavar="MODEL", help="drop battles of these")
+    f.add_argument("--exclude-ties", action="store_true", help="drop ties and both-bad votes")
+    f.add_argument("--langs", nargs="+", default=[], metavar="LANG", help="keep only these languages")
+    add_compute_flags(fit, style_default=False)
     fit.set_defaults(func=_fit)
 
     show = add_command(what, "show", settings=SHOW_SETTINGS, help="print the latest stored snapshot")
@@ -86,6 +97,7 @@ def register(sub: Subcommands) -> None:
     show.add_argument("--limit", type=int, default=40, help="rows to print (default 40; 0 = all)")
     show.set_defaults(func=_show)
     register_science(what)
+    register_fresh(what)
 
 
 @contextmanager
@@ -104,17 +116,17 @@ def _limit(args: argparse.Namespace) -> int | None:
 
 
 def _recompute(args: argparse.Namespace, settings: ArenaSettings) -> int:
-    from arena_app.services.leaderboard_service import RecomputeParams, VoteRules, recompute
-    from arena_app.services.operator import operator_database
+    from arena_app.services.leaderboard_service import RecomputeParams, VoteRules
 
     params = RecomputeParams(
         categories=tuple(args.category or ["overall"]),
         compute=compute_params(args, settings.min_votes),
         online_elo=args.online_elo,
+        incremental=args.incremental,
         rules=VoteRules.of(settings),
     )
-    with operator_database(settings.database_url) as session_factory, _progress_line() as progress:
-        outcomes = recompute(session_factory, params, progress=progress)
+    with _progress_line() as progress:
+        outcomes = run_recompute(settings, params, progress)
     unknown = outcomes[0].unknown_models if outcomes else ()
     if unknown:
         print(f"warning: --excluded-models names no stored model: {', '.join(unknown)}", file=sys.stderr)
@@ -125,19 +137,22 @@ def _recompute(args: argparse.Namespace, settings: ArenaSettings) -> int:
 
 def _print_outcome(out: RecomputeOutcome, params: RecomputeParams, limit: int | None) -> None:
     from arena_app.services.leaderboard_output import format_table, method_lines
-
-    res = out.result
     from arena_app.services.leaderboard_totals import describe_excluded
 
+    res = out.result
     left_out = describe_excluded(out.excluded)
     if res is None:
         print(f"category {out.category}: no counted votes; no snapshot stored (excluded: {left_out})")
         return
+    kept = "" if out.stored else " (the same table as before: nothing new stored)"
+    new = f", {out.new_votes:,} new" if out.how == "incremental" and out.new_votes is not None else ""
     print(
-        f"category {out.category}: {out.vote_count:,} votes, {len(res.models)} models, "
-        f"{res.params.ci} intervals, snapshot {out.snapshot_id}, {out.seconds:.1f} s"
+        f"category {out.category}: {out.vote_count:,} votes{new}, {len(res.models)} models, "
+        f"{res.params.ci} intervals, {out.how} pass, snapshot {out.snapshot_id}{kept}, {out.seconds:.2f} s"
     )
     print(f"votes counted: {out.vote_count:,}; excluded: {left_out}")
+    if out.note:
+        print(out.note)
     style = params.compute.style_control and res.style is not None
     print(format_table(res, style=style, min_votes=params.compute.min_votes, limit=limit))
     if res.style:
@@ -154,11 +169,12 @@ def _fit(args: argparse.Namespace, settings: ArenaSettings) -> int:
         method_lines,
         write_ratings,
     )
-    from arena_app.services.leaderboard_service import fit_file
+    from arena_app.services.leaderboard_service import FileFilters, fit_file
 
     if args.out:
         check_out_path(args.out)  # before the fit, not after it
     params = compute_params(args, settings.min_votes)
+    filters = FileFilters(tuple(args.exclude_models), args.exclude_ties, tuple(args.langs))
     with _progress_line() as progress:
         out = fit_file(
             args.file,
@@ -166,11 +182,15 @@ def _fit(args: argparse.Namespace, settings: ArenaSettings) -> int:
             fmt=args.fmt,
             category=args.category,
             keep_named=args.keep_named,
+            filters=filters,
             progress=progress,
         )
     _print_fit_summary(args.file, out)
-    print(format_table(out.result, min_votes=params.min_votes, limit=_limit(args)))
-    print("\n".join(method_lines(out.result)))
+    res = out.result
+    print(format_table(res, style=res.style is not None, min_votes=params.min_votes, limit=_limit(args)))
+    if res.style:
+        print("style coefficients: " + ", ".join(f"{k} {v:+.3f}" for k, v in res.style.coefficients.items()))
+    print("\n".join(method_lines(res)))
     if args.out:
         n = write_ratings(out.result, args.out, min_votes=params.min_votes)
         print(f"wrote {n} rows to {args.out}")
@@ -186,6 +206,11 @@ def _print_fit_summary(path: Path, out: FileFitOutcome) -> None:
     for reason, n in sorted(fb.dropped.items()):
         if n:
             print(f"  dropped {n:,} rows: {reason}")
+    if out.unknown_excluded:
+        print(
+            f"  --exclude-models names no model of the file: {', '.join(out.unknown_excluded)}",
+            file=sys.stderr,
+        )
     if fb.unknown_winners:
         total = sum(fb.unknown_winners.values())
         examples = ", ".join(f"{w!r} x{n}" for w, n in fb.unknown_winners.most_common(5))

@@ -41,8 +41,11 @@ SETTINGS = (
     "daily_vote_cap",
     "excluded_models",
     "recompute_every",
+    "style_recompute_every",
     "sampling",
     "sampling_floor",
+    "rate_limit_battles",
+    "rate_limit_votes",
     "concurrency_limit",
     "demo",
     "cache_dir",
@@ -92,6 +95,11 @@ def _stop_on_sigterm() -> None:
 
 def run(args: argparse.Namespace, settings: ArenaSettings) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    # Gradio's queue rebuilds a pandas summary of its last (10,000) events after EVERY event for its
+    # /monitoring page: ~3-10 ms per event, the largest per-event cost after the UI updates (bench/README.md).
+    # Refresh it every 1,000 events over the last 1,000 instead.
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
+    os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     configure_logging()
     # uvicorn (under Gradio) rewrites the client address from X-Forwarded-For for peers in

@@ -19,7 +19,9 @@ from itertools import repeat
 from pathlib import Path
 from typing import IO, cast
 
+from arena_app.files.cell_values import whole
 from arena_app.files.csv_fast import Block, parse_block
+from arena_app.files.fastchat_rows import fastchat_tags, style_cell
 
 CHUNK_ROWS = 200_000
 FORMATS = ("csv", "json", "jsonl")
@@ -154,8 +156,9 @@ def _csv_rows(name: str, reader: Iterator[list[str]], col: dict[str, int], width
 _MISSING = object()
 
 
-def _object_columns(values: object, where: str) -> Columns:
-    """Columns of a chunk of JSON objects; every per-object step is a C-level ``map``."""
+def _object_columns(values: object, where: str, want: frozenset[str] = frozenset()) -> Columns:
+    """Columns of a chunk of JSON objects; every per-object step is a C-level ``map``. ``want``: derived
+    columns to add: ``style`` (each row's conv_metadata totals), ``tags`` (FastChat's category fields)."""
     if not isinstance(values, list) or not all(map(isinstance, values, repeat(dict))):
         raise BattleFileError(f"{where}: every battle must be a JSON object with model_a, model_b, winner")
     objs = cast("list[dict[str, object]]", values)
@@ -167,10 +170,14 @@ def _object_columns(values: object, where: str) -> Columns:
             lacking = ", ".join(r for r in ("model_a", "model_b", "winner") if r not in o)
             raise BattleFileError(f"{where}: a battle lacks {lacking}: {json.dumps(o)[:200]}")
         out[k] = col
-    for k in ("anony", "mode", "excluded_reason", "tstamp", "turn", "tags", *CLUSTER_COLUMNS):
+    for k in ("anony", "mode", "excluded_reason", "tstamp", "turn", "tags", "language", *CLUSTER_COLUMNS):
         # the whole chunk (stops at the first hit, in C): files that omit null keys may name a key late
         if any(map(operator.contains, objs, repeat(k))):
             out[k] = list(map(dict.get, objs, repeat(k)))
+    if "style" in want and any(map(operator.contains, objs, repeat("conv_metadata"))):
+        out["style"] = list(map(style_cell, map(dict.get, objs, repeat("conv_metadata"))))
+    if "tags" in want:
+        out["tags"] = [fastchat_tags(o, whole(o.get("turn", 1))) for o in objs]
     return out
 
 
@@ -233,14 +240,14 @@ def _flat_array_pieces(path: Path) -> Iterator[list[object]]:
                 return
 
 
-def json_chunks(path: Path, *, stream: bool = True) -> Iterator[Columns]:
+def json_chunks(path: Path, *, stream: bool = True, want: frozenset[str] = frozenset()) -> Iterator[Columns]:
     """A JSON array of battles. With ``stream`` flat rows come in pieces (bounded memory) and
     :class:`NotFlatJSON` is raised, possibly after some chunks, when the file does not allow it: the caller
     then starts over with ``stream=False``, which parses the whole file at once."""
     if stream:
         try:
             for objs in _flat_array_pieces(path):
-                yield _object_columns(objs, path.name)
+                yield _object_columns(objs, path.name, want)
         except _NotFlat:
             raise NotFlatJSON(path.name) from None
         return
@@ -251,10 +258,10 @@ def json_chunks(path: Path, *, stream: bool = True) -> Iterator[Columns]:
     if not isinstance(data, list):
         raise BattleFileError(f"{path.name}: expected a JSON array of battles (FastChat clean_battle format)")
     for start in range(0, len(data), CHUNK_ROWS):
-        yield _object_columns(data[start : start + CHUNK_ROWS], path.name)
+        yield _object_columns(data[start : start + CHUNK_ROWS], path.name, want)
 
 
-def jsonl_chunks(path: Path) -> Iterator[Columns]:
+def jsonl_chunks(path: Path, want: frozenset[str] = frozenset()) -> Iterator[Columns]:
     with path.open("rb") as fh:
         line_no = 0  # lines read before this chunk, blank ones included (error messages cite file lines)
         while True:
@@ -277,5 +284,5 @@ def jsonl_chunks(path: Path) -> Iterator[Columns]:
                             raise BattleFileError(
                                 f"{path.name}: line {line_no + i + 1} is not JSON ({exc})"
                             ) from exc
-                yield _object_columns(objs, path.name)
+                yield _object_columns(objs, path.name, want)
             line_no += len(raw)

@@ -38,6 +38,14 @@ def params_record(params: GenerationParams) -> dict[str, object]:
     return {"temperature": params.temperature, "top_p": params.top_p, "max_new_tokens": params.max_new_tokens}
 
 
+def params_text(params: GenerationParams) -> str:
+    """``temperature 0, top p 1, at most 256 tokens``: the parameters as a visitor reads them."""
+    return (
+        f"temperature {params.temperature:g}, top p {params.top_p:g}, "
+        f"at most {params.max_new_tokens:,} tokens"
+    )
+
+
 def history_messages(turns: Sequence[tuple[str, str | None]], next_user: str | None) -> list[ChatMessage]:
     """Provider messages for one side: past (user, answer) pairs, then ``next_user`` if given.
 

@@ -9,7 +9,7 @@ Errors it raises are those of :mod:`arena_app.services.errors`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,7 +24,9 @@ from arena_app.services.client_id import ClientIdentifier, ClientIdentity
 from arena_app.services.client_salt import resolve_client_salt
 from arena_app.services.identity import IdentityDetector
 from arena_app.services.pair_sampling import make_sampler
+from arena_app.services.rate_limits import RateLimiter
 from arena_app.services.sampling import ModelPicker
+from arena_app.services.view_cache import ViewCache
 from arena_app.settings import ArenaSettings
 from arena_app.storage.db import make_engine, make_session_factory
 
@@ -44,6 +46,8 @@ class AppServices:
     identifier: ClientIdentifier
     salt_notes: tuple[str, ...] = ()  # where the client-hash salt is and what start-up did (never the value)
     engine: Engine | None = None  # set when create_services made the engine (closed by close())
+    # built leaderboard views by snapshot: a page load costs no plotting (services/view_cache.py)
+    views: ViewCache[LeaderboardView] = field(default_factory=ViewCache)
 
     def catalogue(self) -> list[ModelCard]:
         """Every configured model, in endpoint-file order (healthy or not)."""
@@ -53,9 +57,23 @@ class AppServices:
         """Models a user may pick by name (side-by-side, direct chat)."""
         return self.picker.chat_names()
 
-    def user_params(self, temperature: float, top_p: float, max_new_tokens: int) -> GenerationParams:
-        """Generation parameters chosen in the UI, clamped to the allowed ranges."""
-        return self.picker.user_params(temperature, top_p, max_new_tokens)
+    def user_params(
+        self, temperature: float, top_p: float, max_new_tokens: int, model: str | None = None
+    ) -> GenerationParams:
+        """Generation parameters chosen in the UI, clamped to the allowed ranges; with ``model``, its
+        recommended ``stop`` and ``extra_body`` (not shown as sliders) are kept. Raises
+        :class:`InputRejected` for a model that cannot be chosen by name."""
+        return self.picker.user_params(temperature, top_p, max_new_tokens, model)
+
+    def recommended_params(self, model: str | None) -> GenerationParams:
+        """The sliders' starting values for ``model``: its recommended_config over the operator's
+        defaults (``--max-new-tokens``; temperature 0.7, top p 1.0), clamped to the sliders' ranges."""
+        return self.picker.recommended_params(model)
+
+    @property
+    def max_tokens_limit(self) -> int:
+        """The most output tokens a user may choose."""
+        return self.picker.max_tokens_limit
 
     def identify(
         self, peer: str | None, headers: Mapping[str, str], session_key: str | None
@@ -70,7 +88,9 @@ class AppServices:
         """
         from arena_app.services.leaderboard_service import latest_view
 
-        return latest_view(self.session_factory, category=category, style_control=style_control)
+        return latest_view(
+            self.session_factory, category=category, style_control=style_control, cache=self.views
+        )
 
     def close(self) -> None:
         if self.engine is not None:
@@ -103,6 +123,8 @@ def create_services(
         detector=detector,
         max_turns=settings.max_turns,
         max_input_chars=settings.max_input_chars,
+        battle_limit=RateLimiter.of("battle", settings.rate_limit_battles),
+        vote_limit=RateLimiter.of("vote", settings.rate_limit_votes),
     )
     chat = ChatService(
         registry=registry,

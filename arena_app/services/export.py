@@ -1,4 +1,4 @@
-"""Export votes to CSV or JSON Lines: streaming, atomic, FastChat-compatible names.
+"""Export votes to CSV, JSON Lines or FastChat's clean_battle JSON: streaming, atomic, FastChat names.
 
 The columns and their encoding are :mod:`arena_app.files.export_rows`. The file appears only when complete:
 rows go to a temporary file in the target directory, which is fsynced and renamed over the target
@@ -15,7 +15,9 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from arena_app.domain import BattleMode
-from arena_app.files.export_rows import FORMATS, vote_writer
+from arena_app.files.export_rows import FORMATS as ROW_FORMATS
+from arena_app.files.export_rows import vote_writer
+from arena_app.files.fastchat_export import FASTCHAT_FORMAT, FastChatVoteWriter
 from arena_app.files.output_files import OutputPathError, atomic_text_file, check_output_path
 from arena_app.storage.export_queries import DEFAULT_BATCH_SIZE, VoteFilter, count_votes, stream_votes
 
@@ -29,6 +31,9 @@ __all__ = [
     "parse_when",
 ]
 
+#: csv, jsonl (our columns) and fastchat (a JSON array FastChat's elo_analysis reads, see
+#: :mod:`arena_app.files.fastchat_export`)
+FORMATS = (*ROW_FORMATS, FASTCHAT_FORMAT)
 ALL_MODES = "all"
 MODES = (BattleMode.ANONY.value, BattleMode.NAMED.value, ALL_MODES)
 
@@ -100,19 +105,28 @@ def export_votes(
     out = Path(out)
     check_export_path(out)
     rows = 0
+    fastchat = options.fmt == FASTCHAT_FORMAT
     with atomic_text_file(out) as fh:
-        writer = vote_writer(fh, options.fmt, with_conversations=options.with_conversations)
+        conversations = options.with_conversations
+        fc_writer = FastChatVoteWriter(fh, with_conversations=conversations) if fastchat else None
+        writer = fc_writer or vote_writer(fh, options.fmt, with_conversations=conversations)
         with factory() as session:
             total = count_votes(session, vote_filter) if count_total else None
             if progress:
                 progress(0, total)
             for vote in stream_votes(
-                session, vote_filter, with_conversations=options.with_conversations, batch_size=batch_size
+                session,
+                vote_filter,
+                with_conversations=conversations,
+                with_style=fastchat,
+                batch_size=batch_size,
             ):
                 writer.write(vote)
                 rows += 1
                 if progress and rows % batch_size == 0:
                     progress(rows, total)
+        if fc_writer is not None:
+            fc_writer.finish()
     if progress:
         progress(rows, rows)
     return rows

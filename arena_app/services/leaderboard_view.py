@@ -11,13 +11,14 @@ import math
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-import plotly.graph_objects as go
 from sqlalchemy.orm import Session, sessionmaker
 
 from arena_app.services.errors import storage_errors
 from arena_app.services.leaderboard_totals import describe_excluded, read_excluded
-from arena_app.services.leaderboard_votes import checked_category, snapshot_categories
+from arena_app.services.leaderboard_votes import checked_category, snapshot_categories, vote_selection
+from arena_app.services.view_cache import ViewCache
 from arena_app.storage import api
+from arena_app.storage import snapshot_queries as sq
 from arena_app.storage.db import session_scope
 from arena_app.storage.records import SnapshotRecord
 from leaderboard.categories import OVERALL
@@ -75,15 +76,17 @@ class LeaderboardView:
     rows: list[LeaderboardRow]
     total_votes: int
     total_models: int
-    created_at: datetime | None
+    created_at: datetime | None  # when these ratings were computed
     params: SnapshotParams | None  # None when there is no snapshot
-    figures: dict[str, go.Figure]  # by name: leaderboard.charts.FIGURE_NAMES
+    figures: dict[str, str]  # plotly JSON by name (leaderboard.charts.FIGURE_NAMES), serialised once
     categories: list[str]
     style_coefficients: dict[str, float]
     message: str | None = None
     # "The #1 spot changes if N of M votes are removed ...", computed at recompute time and stored in the
     # snapshot (None: not computed, or the style-controlled view, which it does not describe)
     fragility: str | None = None
+    snapshot_id: int | None = None
+    newer_votes: int = 0  # counted votes of the category that are not in these ratings yet
     # votes of the category left out at the snapshot, by reason (total_votes are the counted ones);
     # None: an older snapshot that did not record them
     excluded: dict[str, int] | None = None
@@ -94,31 +97,60 @@ class LeaderboardView:
 
 
 def latest_view(
-    session_factory: sessionmaker[Session], category: str = OVERALL, style_control: bool = False
+    session_factory: sessionmaker[Session],
+    category: str = OVERALL,
+    style_control: bool = False,
+    cache: ViewCache[LeaderboardView] | None = None,
 ) -> LeaderboardView:
-    """What the Leaderboard tab shows: the newest snapshot of ``category`` (never recomputes).
+    """What the Leaderboard tab shows: the newest snapshot of ``category`` (never recomputes); the style
+    view shows the newest style-controlled one. With ``cache``, a snapshot's view (rows and figures) is
+    built once; each call only asks which snapshot is newest and how many votes came after it.
 
     Raises :class:`InvalidLeaderboardRequest` for an invalid category name and
     :class:`~arena_app.services.errors.Unavailable` when the database cannot be read.
     """
     checked_category(category)
     with storage_errors(), session_scope(session_factory) as s:
-        record = api.latest_snapshot(s, category)
+        head = sq.latest_head(s, category, True if style_control else None)
+        if head is None and style_control:
+            head = sq.latest_head(s, category)
         cats = snapshot_categories(s)
-    empty = LeaderboardView(category, style_control, [], 0, 0, None, None, {}, cats, {})
-    if record is None:
+        newer = 0
+        if head is not None:
+            after_time = head.created_at if head.last_vote_id is None else None
+            newer = sq.counted_votes_after(
+                s, vote_selection(category), after_id=head.last_vote_id, after_time=after_time
+            )
+        view = None if head is None or cache is None else cache.get((head.id, style_control))
+        if view is None and head is not None:
+            record = sq.snapshot_by_id(s, head.id)
+            if record is not None:
+                view = _build_view(read_snapshot(record), category, style_control)
+                if cache is not None:
+                    cache.put((head.id, style_control), view)
+    if view is None:
         hint = "" if category == OVERALL else f" --category {category}"
+        empty = LeaderboardView(category, style_control, [], 0, 0, None, None, {}, cats, {})
         return replace(
             empty, message=f"No leaderboard for '{category}' yet: run `arena leaderboard recompute{hint}`."
         )
-    snap = read_snapshot(record)
+    return replace(view, categories=cats, newer_votes=newer)
+
+
+def _build_view(snap: StoredSnapshot, category: str, style_control: bool) -> LeaderboardView:
     result = snap.result
-    base = replace(
-        empty,
-        total_votes=snap.vote_count,
-        total_models=len(result.models),
-        created_at=snap.created_at,
-        params=snap.params,
+    base = LeaderboardView(
+        category,
+        style_control,
+        [],
+        snap.vote_count,
+        len(result.models),
+        snap.created_at,
+        snap.params,
+        {},
+        [],
+        {},
+        snapshot_id=snap.id,
         excluded=snap.excluded,
     )
     if style_control and result.style is None:
@@ -127,10 +159,11 @@ def latest_view(
         )
     coefs = dict(result.style.coefficients) if result.style is not None else {}
     fragility = result.fragility.line if result.fragility is not None and not style_control else None
+    figures = {name: fig.to_json() for name, fig in result.figures(style=style_control).items()}
     return replace(
         base,
         rows=_view_rows(result, style_control),
-        figures=result.figures(style=style_control),
+        figures=figures,
         style_coefficients=coefs,
         fragility=fragility,
     )

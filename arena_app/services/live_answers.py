@@ -11,9 +11,11 @@ and yields a snapshot per batch of updates: a slow side never stalls the other.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -30,6 +32,45 @@ log = logging.getLogger(__name__)
 #: At most one update per this many seconds while text streams (each update re-renders the chats, so
 #: this is the knob for the UI's CPU cost per streamed answer); a finished answer is reported at once.
 MIN_UPDATE_INTERVAL_S = 0.04
+#: ... and, with many streams at once, the whole process sends at most about this many updates per second
+#: (each stream's interval grows with the number of streams), but never waits longer than MAX below.
+UPDATES_PER_S = 200.0
+MAX_UPDATE_INTERVAL_S = 0.5
+
+
+class UpdatePacer:
+    """The interval between one stream's updates: ``MIN_UPDATE_INTERVAL_S`` while few streams run, then
+    ``streams / UPDATES_PER_S`` (capped at ``MAX_UPDATE_INTERVAL_S``), so the UI's update work stays
+    bounded however many users stream at once. The first text of an answer is never held back."""
+
+    def __init__(
+        self,
+        updates_per_s: float = UPDATES_PER_S,
+        min_interval_s: float = MIN_UPDATE_INTERVAL_S,
+        max_interval_s: float = MAX_UPDATE_INTERVAL_S,
+    ) -> None:
+        self._rate, self._min, self._max = updates_per_s, min_interval_s, max_interval_s
+        self._streams = 0
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def streaming(self) -> Iterator[None]:
+        """Count one stream for the duration of the block."""
+        with self._lock:
+            self._streams += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._streams -= 1
+
+    @property
+    def interval_s(self) -> float:
+        return min(self._max, max(self._min, self._streams / self._rate))
+
+
+#: the process's pacer, shared by every service that streams answers (a process-wide budget, no user data)
+SHARED_PACER = UpdatePacer()
 
 
 class AnswerSource(Protocol):
@@ -149,32 +190,35 @@ def stream_sides(
     jobs: Sequence[SideJob],
     cancel: threading.Event,
     persist: PersistFn,
+    pacer: UpdatePacer = SHARED_PACER,
 ) -> Iterator[StreamSnapshot]:
     """Yield snapshots of all sides' text as it arrives; the last snapshot has every outcome set.
 
-    Closing the generator early (the client went away) cancels every answer; their threads still store
-    what they have.
+    Text is coalesced to one snapshot per ``pacer.interval_s`` (an outcome is yielded at once). Closing the
+    generator early (the client went away) cancels every answer; their threads still store what they have.
     """
     feed: AnswerFeed[_Item] = AnswerFeed(cancel)
     for i, job in enumerate(jobs):
         feed.start(i, partial(_answer_side, i, job, registry, persist), name=f"answer-{i}")
     snap = StreamSnapshot(texts=["" for _ in jobs], outcomes=[None for _ in jobs])
-    last_update = -MIN_UPDATE_INTERVAL_S
+    last_update = -math.inf
     try:
-        while not snap.done:
-            got = feed.get()
-            assert got is not None  # no timeout given
-            batch = [got]
-            # coalesce what arrives until the update interval is over; a finished side is shown at once
-            while isinstance(batch[-1][1], str):
-                more = feed.get(timeout=max(0.0, last_update + MIN_UPDATE_INTERVAL_S - time.monotonic()))
-                if more is None:
-                    break
-                batch.append(more)
-            for index, item in batch:
-                _apply(snap, index, item, jobs[index])
-            last_update = time.monotonic()
-            yield snap
+        with pacer.streaming():
+            while not snap.done:
+                got = feed.get()
+                assert got is not None  # no timeout given
+                batch = [got]
+                # coalesce what arrives until the update interval is over; a finished side is shown at once
+                due = last_update + pacer.interval_s
+                while isinstance(batch[-1][1], str):
+                    more = feed.get(timeout=max(0.0, due - time.monotonic()))
+                    if more is None:
+                        break
+                    batch.append(more)
+                for index, item in batch:
+                    _apply(snap, index, item, jobs[index])
+                last_update = time.monotonic()
+                yield snap
     finally:
         if not snap.done:
             cancel.set()

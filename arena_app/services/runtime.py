@@ -158,7 +158,10 @@ def serving(settings: ArenaSettings, *, say: Say, progress: Say) -> Iterator[Ser
             say(note)
         if settings.recompute_every > 0:
             refresher = LeaderboardRefresher(
-                services.session_factory, min_votes=settings.min_votes, rules=VoteRules.of(settings)
+                services.session_factory,
+                min_votes=settings.min_votes,
+                style_every=settings.style_recompute_every,
+                rules=VoteRules.of(settings),
             )
             # registered last, so it runs first: the refresh stops before the services close
             cleanup.callback(refresher.start(settings.recompute_every).set)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, TypeVar
@@ -98,10 +99,33 @@ class ModelPicker:
         """The model's parameters: its endpoint entry's recommended_config over the registry's defaults."""
         return model.params
 
-    def user_params(self, temperature: float, top_p: float, max_new_tokens: int) -> GenerationParams:
-        """Parameters chosen in the UI, clamped to sane ranges (the sliders already enforce them)."""
+    @property
+    def max_tokens_limit(self) -> int:
+        """The most output tokens a user may ask for (the slider's maximum)."""
+        return self._max_new_tokens * 4
+
+    def user_params(
+        self, temperature: float, top_p: float, max_new_tokens: int, model: str | None = None
+    ) -> GenerationParams:
+        """Parameters chosen in the UI, clamped to sane ranges (the sliders already enforce them).
+
+        With ``model``, what the sliders do not show (the recommended ``stop`` strings and ``extra_body``)
+        stays the model's own, so choosing a model by name never loses part of its configuration."""
+        base = self.chat_model(model).params if model else GenerationParams()
         return GenerationParams(
             temperature=min(max(float(temperature), 0.0), 2.0),
             top_p=min(max(float(top_p), 0.0), 1.0),
-            max_new_tokens=min(max(int(max_new_tokens), 1), self._max_new_tokens * 4),
+            max_new_tokens=min(max(int(max_new_tokens), 1), self.max_tokens_limit),
+            stop=base.stop,
+            extra_body=dict(base.extra_body),
         )
+
+    def recommended_params(self, model: str | None) -> GenerationParams:
+        """What the sliders start at for ``model``: its recommended_config over the operator's defaults
+        (the operator's defaults alone for None or a model no longer offered by name), clamped to the
+        sliders' ranges."""
+        params = GenerationParams(max_new_tokens=self._max_new_tokens)
+        if model:
+            with contextlib.suppress(InputRejected):  # no longer offered by name: the defaults
+                params = self.chat_model(model).params
+        return self.user_params(params.temperature, params.top_p, params.max_new_tokens, None)

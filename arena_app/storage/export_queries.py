@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from arena_app.storage.models import Battle, BattleTag, Message, Vote
+from arena_app.storage.models import Battle, BattleTag, Conversation, Message, Vote
 
 DEFAULT_BATCH_SIZE = 2000
 
@@ -49,6 +49,10 @@ class ExportedVote(NamedTuple):
     tags: tuple[str, ...]
     conversation_a: list[dict[str, str]] | None = None
     conversation_b: list[dict[str, str]] | None = None
+    language: str | None = None
+    import_key: str | None = None  # set on imported battles (e.g. fastchat:<question_id>)
+    style_a: tuple[int, int, int, int] | None = None  # with_style: tokens, headers, lists, bold of side a
+    style_b: tuple[int, int, int, int] | None = None
 
 
 def _filtered(stmt: _Stmt, f: VoteFilter) -> _Stmt:
@@ -92,10 +96,26 @@ def _conversations(s: Session, conversation_ids: Sequence[int]) -> dict[int, lis
     return out
 
 
+_CONV_A = aliased(Conversation)
+_CONV_B = aliased(Conversation)
+_STYLE_COLUMNS = ("answer_tokens", "header_count", "list_count", "bold_count")
+
+
 def stream_votes(
-    s: Session, f: VoteFilter, *, with_conversations: bool = False, batch_size: int = DEFAULT_BATCH_SIZE
+    s: Session,
+    f: VoteFilter,
+    *,
+    with_conversations: bool = False,
+    with_style: bool = False,
+    batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> Iterator[ExportedVote]:
-    """Yield the matching votes in vote-id order, ``batch_size`` rows in memory at a time."""
+    """Yield the matching votes in vote-id order, ``batch_size`` rows in memory at a time. ``with_style``:
+    also each side's style totals (its conversation's answer tokens, headers, list items, bold spans)."""
+    style_cols = [
+        getattr(conv, c).label(f"{side}_{c}")
+        for side, conv in (("a", _CONV_A), ("b", _CONV_B))
+        for c in _STYLE_COLUMNS
+    ]
     stmt = _filtered(
         select(
             Vote.id,
@@ -110,9 +130,17 @@ def stream_votes(
             Vote.client_hash,
             Battle.conversation_a_id,
             Battle.conversation_b_id,
+            Battle.language,
+            Battle.import_key,
+            *(style_cols if with_style else ()),
         ),
         f,
-    ).order_by(Vote.id)
+    )
+    if with_style:
+        stmt = stmt.join(_CONV_A, _CONV_A.id == Battle.conversation_a_id).join(
+            _CONV_B, _CONV_B.id == Battle.conversation_b_id
+        )
+    stmt = stmt.order_by(Vote.id)
     result = s.execute(stmt, execution_options={"yield_per": batch_size, "stream_results": True})
     try:
         for batch in result.partitions():
@@ -136,6 +164,15 @@ def stream_votes(
                     tags=tuple(tags.get(row.battle_id, ())),
                     conversation_a=convs.get(row.conversation_a_id, []) if with_conversations else None,
                     conversation_b=convs.get(row.conversation_b_id, []) if with_conversations else None,
+                    language=row.language,
+                    import_key=row.import_key,
+                    style_a=_style(row, "a") if with_style else None,
+                    style_b=_style(row, "b") if with_style else None,
                 )
     finally:
         result.close()
+
+
+def _style(row: Any, side: str) -> tuple[int, int, int, int]:
+    tokens, headers, lists, bold = (int(getattr(row, f"{side}_{c}") or 0) for c in _STYLE_COLUMNS)
+    return (tokens, headers, lists, bold)

@@ -37,7 +37,8 @@ _Stmt = TypeVar("_Stmt", bound=AnySelect)
 @dataclass(frozen=True)
 class VoteSelection:
     """Which counted votes to read: every one (the default), those with at least ``min_turns`` user turns at
-    vote time, and/or those whose battle carries ``tag`` (a ``battle_tags`` row).
+    vote time, and/or those whose battle carries ``tag`` (a ``battle_tags`` row); and only the vote ids in
+    ``after_id < id <= up_to_id`` when those are set (the incremental recompute's new votes).
 
     Recompute-time rules (FastChat's offline filters, :mod:`arena_app.storage.vote_rules`) narrow "counted"
     itself: battles with a model of ``excluded_models`` on either side are left out, and of the rest only
@@ -45,6 +46,8 @@ class VoteSelection:
 
     min_turns: int = 0
     tag: str | None = None
+    after_id: int | None = None
+    up_to_id: int | None = None
     excluded_models: tuple[str, ...] = ()
     daily_vote_cap: int = 0
 
@@ -83,13 +86,17 @@ def _counted(stmt: _Stmt, selection: VoteSelection) -> _Stmt:
 
 
 def in_category(stmt: _Stmt, selection: VoteSelection) -> _Stmt:
-    """Only the votes of the selection's category (its ``min_turns`` and ``tag``)."""
+    """Only the votes of the selection's category (its ``min_turns`` and ``tag``) and id range."""
     if selection.min_turns > 0:
         stmt = stmt.where(Vote.turn_count >= selection.min_turns)
     if selection.tag is not None:
         stmt = stmt.join(
             BattleTag, and_(BattleTag.battle_id == Vote.battle_id, BattleTag.tag == selection.tag)
         )
+    if selection.after_id is not None:
+        stmt = stmt.where(Vote.id > selection.after_id)
+    if selection.up_to_id is not None:
+        stmt = stmt.where(Vote.id <= selection.up_to_id)
     return stmt
 
 

@@ -105,4 +105,8 @@ def snapshot_record(row: LeaderboardSnapshot) -> SnapshotRecord:
         params=row.params,
         vote_count=row.vote_count,
         result=row.result,
+        style_control=row.style_control,
+        last_vote_id=row.last_vote_id,
+        votes_key=row.votes_key,
+        table_key=row.table_key,
     )

@@ -11,8 +11,10 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
+    Double,
     Float,
     ForeignKey,
     Index,
@@ -111,6 +113,8 @@ class Battle(Base):
     __table_args__ = (
         CheckConstraint(_in("mode", values(BattleMode)), name="mode"),
         Index("ix_battles_mode_models", "mode", "model_a", "model_b"),
+        # the per-client rate limit's sliding-log query (storage/rate_limits.py)
+        Index("ix_battles_client_created", "client_hash", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -128,6 +132,11 @@ class Battle(Base):
     # from: 1 under uniform sampling, and for named battles and battles stored before weights were
     # recorded. The leaderboard fit uses it when the votes were sampled non-uniformly (docs/leaderboard.md).
     sampling_weight: Mapped[float] = mapped_column(Float, default=1.0, server_default="1")
+    # Set on battles brought in by ``arena import`` (e.g. ``fastchat:<question_id>``): re-importing a file
+    # finds its battles by this key and adds nothing. Null for the arena's own battles.
+    import_key: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
+    # The prompt's language as the source recorded it (FastChat's ``language``); null when unknown.
+    language: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class BattleTag(Base):
@@ -146,6 +155,8 @@ class Vote(Base):
     __table_args__ = (
         CheckConstraint(_in("outcome", values(Outcome)), name="outcome"),
         Index("ix_votes_counted", "excluded_reason", "battle_id"),
+        # the per-client rate limit's sliding-log query (storage/rate_limits.py)
+        Index("ix_votes_client_created", "client_hash", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -184,6 +195,68 @@ class LeaderboardSnapshot(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
     vote_count: Mapped[int] = mapped_column(Integer)
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Whether the result holds style-controlled ratings (the style view reads the newest such snapshot).
+    style_control: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # The highest vote id the ratings had seen and the counted-votes version they were computed from
+    # (services/leaderboard_tallies.py); null on snapshots stored before they were recorded.
+    last_vote_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    votes_key: Mapped[str | None] = mapped_column(String(96), nullable=True)
+    # sha256 of the params and the result without timings: equal keys = the same table
+    table_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class LeaderboardTally(Base):
+    """Incremental leaderboard state of one category: the counted votes up to ``last_vote_id`` are in its
+    pair counts and Elo ratings; ``votes_key`` is the fingerprint of the counted votes at that id (a
+    change below it means a rebuild)."""
+
+    __tablename__ = "leaderboard_tallies"
+
+    category: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_vote_id: Mapped[int] = mapped_column(BigInteger)
+    votes_key: Mapped[str] = mapped_column(String(96))
+    elo_key: Mapped[str] = mapped_column(String(200))  # the Elo parameters the ratings were run with
+    vote_count: Mapped[int] = mapped_column(BigInteger)  # the category's counted votes in the tally
+    vote_hash: Mapped[int] = mapped_column(BigInteger)  # and the sum of their id hashes (see tally_queries)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LeaderboardPairCount(Base):
+    """Counted votes of one category per unordered pair (``model_i < model_j``) and outcome."""
+
+    __tablename__ = "leaderboard_pair_counts"
+
+    category: Mapped[str] = mapped_column(
+        ForeignKey("leaderboard_tallies.category", ondelete="CASCADE"), primary_key=True
+    )
+    model_i: Mapped[str] = mapped_column(String(200), primary_key=True)
+    model_j: Mapped[str] = mapped_column(String(200), primary_key=True)
+    i_wins: Mapped[int] = mapped_column(BigInteger)
+    j_wins: Mapped[int] = mapped_column(BigInteger)
+    ties: Mapped[int] = mapped_column(BigInteger)  # "tie" only
+    bothbad: Mapped[int] = mapped_column(BigInteger)  # "tie (bothbad)"
+
+
+class LeaderboardEloRating(Base):
+    """Online Elo of one model in one category after every counted vote up to the tally's last vote id."""
+
+    __tablename__ = "leaderboard_elo_ratings"
+
+    category: Mapped[str] = mapped_column(
+        ForeignKey("leaderboard_tallies.category", ondelete="CASCADE"), primary_key=True
+    )
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    rating: Mapped[float] = mapped_column(Double)
+
+
+class LeaderboardLease(Base):
+    """Who may recompute the leaderboard now: one row per job; a replica holds it until ``expires_at``."""
+
+    __tablename__ = "leaderboard_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class AppMeta(Base):

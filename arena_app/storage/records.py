@@ -106,3 +106,7 @@ class SnapshotRecord:
     params: dict[str, Any]
     vote_count: int
     result: dict[str, Any]
+    style_control: bool = False
+    last_vote_id: int | None = None  # null on snapshots stored before it was recorded
+    votes_key: str | None = None
+    table_key: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -9,20 +10,13 @@ import gradio as gr
 from gradio.components import Component
 
 from arena_app.domain import VOTE_CHOICES, BattleMode, ExcludedReason, FinishReason, Outcome
+from arena_app.services.answers import params_text
 from arena_app.services.app_services import AppServices
 from arena_app.services.battle import BattleService
 from arena_app.services.battle_state import LABELS, BattleState
 from arena_app.services.client_id import ClientIdentity
-from arena_app.ui.common import (
-    Outputs,
-    Render,
-    button,
-    chatbot,
-    chatbot_value,
-    drive_stream,
-    failure_notice,
-    identify,
-)
+from arena_app.ui.common import Outputs, chatbot, chatbot_value, failure_notice, identify
+from arena_app.ui.panel_view import PanelEmitter, PanelView, wire_messages
 from arena_app.ui.rendering import inline_code
 
 OUTCOME_LABELS = {
@@ -33,6 +27,9 @@ OUTCOME_LABELS = {
 }
 #: (vote choice, button text), in button order; the choice names the button (``battle-vote-a``)
 VOTES = tuple((choice, OUTCOME_LABELS[outcome]) for choice, outcome in VOTE_CHOICES.items())
+SEND, STOP, REGENERATE = "Send", "⏹ Stop", "🔄 Regenerate"
+#: the texts of the buttons in BattlePanel.outputs order (sent as their value when nothing else changes)
+BUTTON_LABELS = (SEND, STOP, REGENERATE, *(text for _, text in VOTES))
 
 
 @dataclass
@@ -87,10 +84,10 @@ def build_panel(prefix: str, intro: str) -> BattlePanel:
             lines=1,
             max_lines=8,
         )
-        send = gr.Button("Send", variant="primary", elem_id=f"{prefix}-send", scale=1)
+        send = gr.Button(SEND, variant="primary", elem_id=f"{prefix}-send", scale=1)
     with gr.Row():
-        stop = gr.Button("⏹ Stop", elem_id=f"{prefix}-stop", interactive=False)
-        regenerate = gr.Button("🔄 Regenerate", elem_id=f"{prefix}-regenerate", interactive=False)
+        stop = gr.Button(STOP, elem_id=f"{prefix}-stop", interactive=False)
+        regenerate = gr.Button(REGENERATE, elem_id=f"{prefix}-regenerate", interactive=False)
         new_round = gr.Button("🎲 New round", elem_id=f"{prefix}-new-round")
     return BattlePanel(
         prefix, state, chat_a, chat_b, text, send, stop, regenerate, new_round, votes, reveal, status
@@ -125,11 +122,12 @@ def reveal_text(service: BattleService, state: BattleState) -> str:
     if not stats:
         return ""
     lines = []
-    for label, s in zip(LABELS, stats, strict=True):
+    for label, s, side in zip(LABELS, stats, state.sides, strict=True):
         ttft = f"{s.ttft_s:.2f} s" if s.ttft_s is not None else "n/a"
+        # the parameters its last answer really ran with (what is stored with it), never a label's claim
         lines.append(
             f"**{label}:** {inline_code(s.model)} — time to first token {ttft} · "
-            f"duration {s.duration_s:.2f} s · {s.tokens} tokens"
+            f"duration {s.duration_s:.2f} s · {s.tokens} tokens · ran with {params_text(side.params)}"
         )
     return "\n\n".join(lines)
 
@@ -145,44 +143,55 @@ def _side_note(state: BattleState, side: int) -> str | None:
     return None
 
 
-def render(
+def panel_view(
     service: BattleService, state: BattleState, notice: str | None = None, input_value: str | None = None
-) -> Outputs:
-    """All panel outputs for ``state`` (see BattlePanel.outputs)."""
+) -> PanelView:
+    """What the panel shows for ``state`` (``notice`` replaces the status, ``input_value`` the text)."""
     can_vote = state.can_vote
     has_battle = state.battle_id is not None and bool(state.turns)
-    return (
-        state,
-        gr.update(interactive=not state.voted)
-        if input_value is None
-        else gr.update(value=input_value, interactive=not state.voted),
-        chatbot_value(state.transcript(0), _side_note(state, 0), state.generating),
-        chatbot_value(state.transcript(1), _side_note(state, 1), state.generating),
-        notice if notice is not None else status_text(state),
-        reveal_text(service, state),
-        button(not state.voted and not state.generating and not state.side_failed()),
-        button(state.generating),
-        button(has_battle and not state.voted and not state.generating),
-        *[button(can_vote) for _ in VOTES],
+    return PanelView(
+        input_interactive=not state.voted,
+        input_value=input_value,
+        chat_a=wire_messages(chatbot_value(state.transcript(0), _side_note(state, 0), state.generating)),
+        chat_b=wire_messages(chatbot_value(state.transcript(1), _side_note(state, 1), state.generating)),
+        # what gr.Markdown's postprocess would do (the panel's events skip Gradio's postprocess)
+        status=inspect.cleandoc(notice if notice is not None else status_text(state)),
+        reveal=inspect.cleandoc(reveal_text(service, state)),
+        buttons=(
+            not state.voted and not state.generating and not state.side_failed(),
+            state.generating,
+            has_battle and not state.voted and not state.generating,
+            *[can_vote for _ in VOTES],
+        ),
     )
 
 
-def renderer(service: BattleService) -> Render[BattleState]:
-    """:func:`render` for ``service``'s states."""
-
-    def render_state(
-        state: BattleState, notice: str | None = None, input_value: str | None = None
-    ) -> Outputs:
-        return render(service, state, notice, input_value)
-
-    return render_state
+def render(
+    service: BattleService, state: BattleState, notice: str | None = None, input_value: str | None = None
+) -> Outputs:
+    """All panel outputs for ``state`` (see BattlePanel.outputs), every component's props included: for
+    an event that does not know what the browser shows. Valid with and without Gradio's postprocess."""
+    return PanelEmitter(BUTTON_LABELS, None).emit(
+        panel_view(service, state, notice, input_value), state, final=True
+    )
 
 
 def stream_updates(
     service: BattleService, state: BattleState, run: Callable[[], Iterator[BattleState]], keep_text: str
 ) -> Iterator[Outputs]:
-    """Drive a battle service generator into panel updates (see :func:`common.drive_stream`)."""
-    return drive_stream(renderer(service), state, run, keep_text)
+    """Drive a battle service generator into panel updates: the first step clears the input box, an
+    error becomes a status message (:func:`failure_notice`; before anything was sent the user's text
+    stays in the box). Only what changed against the view before the event is sent as an update."""
+    emitter = PanelEmitter(BUTTON_LABELS, panel_view(service, state))
+    first = True
+    try:
+        for current in run():
+            view = panel_view(service, current, input_value="" if first else None)
+            yield emitter.emit(view, current, final=not current.generating)
+            first = False
+    except Exception as exc:  # every error becomes status text; bugs are logged by failure_notice
+        view = panel_view(service, state, failure_notice(exc), keep_text if first else None)
+        yield emitter.emit(view, state, final=True)
 
 
 def vote_handler(
@@ -193,10 +202,11 @@ def vote_handler(
     def vote(state: BattleState | None, request: gr.Request) -> Outputs:
         state = state or service.new_state()
         try:
+            before = panel_view(service, state)
             service.vote(state, choice, client_of(request))
         except Exception as exc:  # see failure_notice: refusals, outages and bugs
             return render(service, state, notice=failure_notice(exc))
-        return render(service, state)
+        return PanelEmitter(BUTTON_LABELS, before).emit(panel_view(service, state), state, final=True)
 
     vote.__name__ = f"vote_{choice}"
     return vote
@@ -217,20 +227,32 @@ def wire_common(panel: BattlePanel, services: AppServices, service: BattleServic
         yield from stream_updates(service, state, lambda: service.regenerate(state), "")
 
     def new_round(state: BattleState | None) -> Outputs:
+        # the browser shows the old state's view unless a generation was still running (its last
+        # update may still be on its way): then every prop is sent
+        before = None if state is None or state.generating else panel_view(service, state)
         if state is not None:
             service.stop(state)
         fresh = service.new_state(mode)
-        return render(service, fresh, input_value="")
+        return PanelEmitter(BUTTON_LABELS, before).emit(
+            panel_view(service, fresh, input_value=""), fresh, final=True
+        )
 
     panel.stop.click(stop, [panel.state], [panel.status], api_name=f"{prefix}_stop", concurrency_limit=None)
     panel.regenerate.click(
-        regenerate, [panel.state], outputs, api_name=f"{prefix}_regenerate", show_progress="hidden"
+        regenerate,
+        [panel.state],
+        outputs,
+        api_name=f"{prefix}_regenerate",
+        show_progress="hidden",
+        postprocess=False,
     )
-    panel.new_round.click(new_round, [panel.state], outputs, api_name=f"{prefix}_new_round")
+    panel.new_round.click(
+        new_round, [panel.state], outputs, api_name=f"{prefix}_new_round", postprocess=False
+    )
     # The chatbots' own trash icon clears the browser copy only; treat it as "New round" so the
     # server-side state never disagrees with what the user sees.
     for chat in (panel.chat_a, panel.chat_b):
-        chat.clear(new_round, [panel.state], outputs, api_visibility="private")
+        chat.clear(new_round, [panel.state], outputs, api_visibility="private", postprocess=False)
     for key, btn in panel.votes.items():
         btn.click(
             vote_handler(service, key, lambda r: identify(services, r)),
@@ -238,4 +260,5 @@ def wire_common(panel: BattlePanel, services: AppServices, service: BattleServic
             outputs,
             api_name=f"{prefix}_vote_{key}",
             concurrency_limit=None,
+            postprocess=False,
         )

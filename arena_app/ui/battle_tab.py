@@ -26,10 +26,10 @@ def build_battle_tab(services: AppServices) -> None:
         client = identify(services, request)
         yield from stream_updates(service, state, lambda: service.send(state, text, client), text)
 
-    panel.send.click(
-        send, [panel.input, panel.state], panel.outputs(), api_name="battle_send", show_progress="hidden"
-    )
+    # postprocess=False: the panel's outputs come in Gradio's wire form already (ui/panel_view.py)
+    inputs, outputs = [panel.input, panel.state], panel.outputs()
+    panel.send.click(send, inputs, outputs, api_name="battle_send", show_progress="hidden", postprocess=False)
     panel.input.submit(
-        send, [panel.input, panel.state], panel.outputs(), api_visibility="private", show_progress="hidden"
+        send, inputs, outputs, api_visibility="private", show_progress="hidden", postprocess=False
     )
     wire_common(panel, services, service, BattleMode.ANONY)

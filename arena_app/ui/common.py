@@ -13,10 +13,11 @@ from typing import Protocol, TypeVar
 import gradio as gr
 from gradio.components import Component
 
+from arena_app.services.answers import params_text
 from arena_app.services.app_services import AppServices
 from arena_app.services.client_id import ClientIdentity
 from arena_app.services.errors import DB_DOWN, Refused, Unavailable
-from arena_app.ui.rendering import render_markdown, render_note
+from arena_app.ui.rendering import inline_code, render_markdown, render_note
 
 log = logging.getLogger(__name__)
 
@@ -118,27 +119,90 @@ class ParamSliders:
     temperature: gr.Slider
     top_p: gr.Slider
     max_tokens: gr.Slider
+    note: gr.Markdown  # whether the values are the chosen model's recommended settings
 
     def inputs(self) -> list[Component]:
         return [self.temperature, self.top_p, self.max_tokens]
 
+    def outputs(self) -> list[Component]:
+        """What :func:`slider_values` updates."""
+        return [self.temperature, self.top_p, self.max_tokens, self.note]
 
-def param_sliders(services: AppServices, prefix: str) -> ParamSliders:
-    """Temperature, top p and max output tokens in a closed accordion (ids ``{prefix}-temperature`` ...)."""
-    with gr.Accordion("Parameters", open=False):
-        temperature = gr.Slider(
-            0.0, 2.0, value=0.7, step=0.05, label="Temperature", elem_id=f"{prefix}-temperature"
+
+def params_note(
+    services: AppServices, model: str | None, temperature: float, top_p: float, tokens: float
+) -> str:
+    """Says whether the sliders hold ``model``'s recommended settings, and what differs if not."""
+    if not model:
+        return ""
+    rec = services.recommended_params(model)
+    now = services.user_params(temperature, top_p, int(tokens))
+    changed = [
+        f"{name} {mine:g} (recommended {theirs:g})"
+        for name, mine, theirs in (
+            ("temperature", now.temperature, rec.temperature),
+            ("top p", now.top_p, rec.top_p),
+            ("max tokens", now.max_new_tokens, rec.max_new_tokens),
         )
-        top_p = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Top p", elem_id=f"{prefix}-top-p")
+        if abs(mine - theirs) > 1e-9
+    ]
+    if not changed:
+        return f"Recommended settings of {inline_code(model)}: {params_text(rec)}."
+    return f"Changed from the recommended settings of {inline_code(model)}: " + "; ".join(changed) + "."
+
+
+def slider_values(services: AppServices, model: str | None) -> Outputs:
+    """Updates setting the sliders (and their note) to ``model``'s recommended settings."""
+    rec = services.recommended_params(model)
+    return (
+        gr.update(value=rec.temperature),
+        gr.update(value=rec.top_p),
+        gr.update(value=rec.max_new_tokens),
+        params_note(services, model, rec.temperature, rec.top_p, rec.max_new_tokens),
+    )
+
+
+def param_sliders(
+    services: AppServices, prefix: str, model: str | None, label: str = "Parameters"
+) -> ParamSliders:
+    """Temperature, top p and max output tokens in a closed accordion (ids ``{prefix}-temperature`` ...),
+    starting at ``model``'s recommended settings (the tab moves them when another model is chosen)."""
+    rec = services.recommended_params(model)
+    with gr.Accordion(label, open=False, elem_id=f"{prefix}-params"):
+        # fine steps: a recommended value such as 0.33 must be shown, and sent, as it is
+        temperature = gr.Slider(
+            0.0, 2.0, value=rec.temperature, step=0.01, label="Temperature", elem_id=f"{prefix}-temperature"
+        )
+        top_p = gr.Slider(0.0, 1.0, value=rec.top_p, step=0.01, label="Top p", elem_id=f"{prefix}-top-p")
         max_tokens = gr.Slider(
-            16,
-            services.settings.max_new_tokens * 4,
-            value=services.settings.max_new_tokens,
-            step=16,
+            1,
+            services.max_tokens_limit,
+            value=rec.max_new_tokens,
+            step=1,
             label="Max output tokens",
             elem_id=f"{prefix}-max-tokens",
         )
-    return ParamSliders(temperature, top_p, max_tokens)
+        note = gr.Markdown(
+            params_note(services, model, rec.temperature, rec.top_p, rec.max_new_tokens),
+            elem_id=f"{prefix}-params-note",
+        )
+    return ParamSliders(temperature, top_p, max_tokens, note)
+
+
+def wire_param_note(services: AppServices, sliders: ParamSliders, model: gr.Dropdown) -> None:
+    """Keep the note under the sliders true when the user moves one of them."""
+
+    def update(name: str | None, temperature: float, top_p: float, tokens: float) -> str:
+        return params_note(services, name, temperature, top_p, tokens)
+
+    for slider in (sliders.temperature, sliders.top_p, sliders.max_tokens):
+        slider.input(
+            update,
+            [model, *sliders.inputs()],
+            [sliders.note],
+            api_visibility="private",
+            show_progress="hidden",
+        )
 
 
 def drive_stream(

@@ -22,6 +22,8 @@ from arena_app.ui.common import (
     failure_notice,
     identify,
     param_sliders,
+    slider_values,
+    wire_param_note,
 )
 
 FEEDBACK_BUTTONS = {
@@ -98,7 +100,7 @@ def build_panel(services: AppServices) -> ChatPanel:
     state = gr.State(None)
     gr.Markdown("### 💬 Chat with one model of your choice")
     model = gr.Dropdown(names, value=names[0] if names else None, label="Model", elem_id="chat-model")
-    sliders = param_sliders(services, "chat")
+    sliders = param_sliders(services, "chat", model.value)
     chat = chatbot("Chat", "chat-chatbot")
     status = gr.Markdown("", elem_id="chat-status")
     with gr.Row():
@@ -150,8 +152,12 @@ def build_direct_chat_tab(services: AppServices) -> None:
     ) -> Iterator[Outputs]:
         st = st or service.new_state()
         client = identify(services, request)
-        params = services.user_params(temperature, top_p, int(max_new_tokens))
-        yield from drive_stream(render, st, lambda: service.send(st, text, model, params, client), text)
+
+        def run() -> Iterator[ChatState]:
+            params = services.user_params(temperature, top_p, int(max_new_tokens), model)
+            return service.send(st, text, model, params, client)
+
+        yield from drive_stream(render, st, run, text)
 
     def regenerate_fn(st: ChatState | None) -> Iterator[Outputs]:
         st = st or service.new_state()
@@ -181,6 +187,14 @@ def build_direct_chat_tab(services: AppServices) -> None:
     panel.stop.click(stop_fn, [panel.state], [panel.status], api_name="chat_stop", concurrency_limit=None)
     panel.clear.click(clear_fn, [panel.state], outputs, api_name="chat_clear")
     panel.model.input(model_changed_fn, [panel.state], outputs, api_visibility="private")
+    panel.model.input(
+        lambda name: slider_values(services, name),
+        [panel.model],
+        panel.sliders.outputs(),
+        api_visibility="private",
+        show_progress="hidden",
+    )
+    wire_param_note(services, panel.sliders, panel.model)
     # the chatbot's own trash icon
     panel.chatbot.clear(clear_fn, [panel.state], outputs, api_visibility="private")
     for kind, btn in panel.feedback.items():

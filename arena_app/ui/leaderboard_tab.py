@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import gradio as gr
 from gradio.components import Component
+from gradio.components.plot import PlotData
 
 from arena_app.services.app_services import AppServices
 from arena_app.services.catalogue import ModelCard
@@ -80,13 +81,22 @@ def table_html(services: AppServices, view: LeaderboardView) -> str:
     return f'<table class="lb-table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
+def _plot(figure_json: str | None) -> PlotData | None:
+    """A figure serialised once per snapshot, handed to gr.Plot as is (it would serialise a Figure again)."""
+    return None if figure_json is None else PlotData(type="plotly", plot=figure_json)
+
+
 def summary_md(view: LeaderboardView) -> str:
     if view.created_at is None:
         return view.message or "No leaderboard snapshot yet."
     updated = view.created_at.strftime("%Y-%m-%d %H:%M UTC") if isinstance(view.created_at, datetime) else "?"
     kind = "style-controlled" if view.style_control else "raw"
     text = f"**Total votes:** {view.total_votes:,} · **Models:** {view.total_models}"
-    text += f" · **Last updated:** {updated}"
+    text += f" · **Ratings computed:** {updated}"
+    if view.newer_votes:
+        text += f" · {view.newer_votes:,} newer vote{'s' if view.newer_votes != 1 else ''} not in them yet"
+    else:
+        text += " · every counted vote is in them"
     text += f" · ratings: {kind}, category `{html.escape(view.category)}`"
     if view.excluded is not None:
         left_out = html.escape(view.excluded_text())
@@ -126,7 +136,7 @@ def build_leaderboard_tab(services: AppServices) -> tuple[ViewFn, list[Component
             summary_md(view),
             table_html(services, view),
             gr.update(choices=choices, value=view.category),
-            *[view.figures.get(key) for key in PLOTS],
+            *[_plot(view.figures.get(key)) for key in PLOTS],
         )
 
     inputs: list[Component] = [style_checkbox, category_dropdown]

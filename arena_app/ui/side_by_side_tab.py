@@ -10,7 +10,7 @@ from arena_app.domain import BattleMode
 from arena_app.services.app_services import AppServices
 from arena_app.services.battle_state import BattleState
 from arena_app.ui.battle_common import build_panel, render, stream_updates, wire_common
-from arena_app.ui.common import Outputs, identify, param_sliders
+from arena_app.ui.common import Outputs, identify, param_sliders, slider_values, wire_param_note
 
 INTRO = """### 👥 Compare two models of your choice
 Pick both models and the parameters, chat, and vote. Named votes are stored but not counted on the
@@ -31,7 +31,11 @@ def build_side_by_side_tab(services: AppServices) -> None:
             elem_id="sbs-model-b",
             interactive=True,
         )
-    sliders = param_sliders(services, "sbs")
+    with gr.Row():
+        with gr.Column():
+            sliders_a = param_sliders(services, "sbs-a", dropdown_a.value, "Parameters of model A")
+        with gr.Column():
+            sliders_b = param_sliders(services, "sbs-b", dropdown_b.value, "Parameters of model B")
     panel = build_panel("sbs", INTRO)
 
     def send(
@@ -39,35 +43,58 @@ def build_side_by_side_tab(services: AppServices) -> None:
         state: BattleState | None,
         model_a: str,
         model_b: str,
-        temperature: float,
-        top_p: float,
-        max_new_tokens: float,
+        temperature_a: float,
+        top_p_a: float,
+        max_new_tokens_a: float,
+        temperature_b: float,
+        top_p_b: float,
+        max_new_tokens_b: float,
         request: gr.Request,
     ) -> Iterator[Outputs]:
         state = state or service.new_state(BattleMode.NAMED)
         client = identify(services, request)
-        params = services.user_params(temperature, top_p, int(max_new_tokens))
 
         def run() -> Iterator[BattleState]:
-            return service.send(state, text, client, models=[model_a, model_b], params=[params, params])
+            # each side runs with its own sliders (set from its model's recommended settings)
+            params = [
+                services.user_params(temperature_a, top_p_a, int(max_new_tokens_a), model_a),
+                services.user_params(temperature_b, top_p_b, int(max_new_tokens_b), model_b),
+            ]
+            return service.send(state, text, client, models=[model_a, model_b], params=params)
 
         yield from stream_updates(service, state, run, text)
 
     def models_changed(state: BattleState | None) -> Outputs:
-        # A battle compares fixed models: changing either one starts a new round.
+        # A battle compares fixed models: changing either one starts a new round, and says so.
+        notice = ""
         if state is not None:
             service.stop(state)
-        return render(service, service.new_state(BattleMode.NAMED), notice="")
+            if state.turns:
+                notice = "ℹ️ You changed a model, so a new conversation started (the previous one is saved)."
+        return render(service, service.new_state(BattleMode.NAMED), notice=notice)
 
     inputs = [
         panel.input,
         panel.state,
         dropdown_a,
         dropdown_b,
-        *sliders.inputs(),
+        *sliders_a.inputs(),
+        *sliders_b.inputs(),
     ]
-    panel.send.click(send, inputs, panel.outputs(), api_name="sbs_send", show_progress="hidden")
-    panel.input.submit(send, inputs, panel.outputs(), api_visibility="private", show_progress="hidden")
-    for dropdown in (dropdown_a, dropdown_b):
+    # postprocess=False: the panel's outputs come in Gradio's wire form already (ui/panel_view.py)
+    outputs = panel.outputs()
+    panel.send.click(send, inputs, outputs, api_name="sbs_send", show_progress="hidden", postprocess=False)
+    panel.input.submit(
+        send, inputs, outputs, api_visibility="private", show_progress="hidden", postprocess=False
+    )
+    for dropdown, sliders in ((dropdown_a, sliders_a), (dropdown_b, sliders_b)):
         dropdown.input(models_changed, [panel.state], panel.outputs(), api_visibility="private")
+        dropdown.input(
+            lambda name: slider_values(services, name),
+            [dropdown],
+            sliders.outputs(),
+            api_visibility="private",
+            show_progress="hidden",
+        )
+        wire_param_note(services, sliders, dropdown)
     wire_common(panel, services, service, BattleMode.NAMED)

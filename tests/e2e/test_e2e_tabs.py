@@ -12,16 +12,19 @@ def test_side_by_side_named_battle_with_parameters_and_vote(running_app: Running
     app, mk = running_app, marker()
     client = Client(app.url, verbose=False)
     n_oa, n_an = len(app.openai.requests), len(app.anthropic.requests)
-    final = client.predict(f"compare {mk}", "Guava-Chat", "Papaya-Chat", 0.3, 0.8, 64, api_name="/sbs_send")
+    # each side has its own sliders: A runs at 0.3 / 0.8 / 64, B at 0.6 / 0.7 / 48
+    final = client.predict(
+        f"compare {mk}", "Guava-Chat", "Papaya-Chat", 0.3, 0.8, 64, 0.6, 0.7, 48, api_name="/sbs_send"
+    )
     assert "cherry" in plain(last_answer(final[1]))  # side A: Guava-Chat (anthropic)
     assert "lemon" in plain(last_answer(final[2]))  # side B: Papaya-Chat (openai)
     sent_oa = app.openai.requests[n_oa].body
     sent_an = app.anthropic.requests[n_an].body
     assert (sent_oa["model"], sent_oa["temperature"], sent_oa["top_p"], sent_oa["max_tokens"]) == (
         "papaya-upstream",
-        0.3,
-        0.8,
-        64,
+        0.6,
+        0.7,
+        48,
     )
     assert (sent_an["model"], sent_an["temperature"], sent_an["top_p"], sent_an["max_tokens"]) == (
         "guava-upstream",
@@ -36,8 +39,12 @@ def test_side_by_side_named_battle_with_parameters_and_vote(running_app: Running
     battle = app.battle_for_message(mk)
     assert (battle["mode"], battle["model_a"], battle["model_b"]) == ("named", "Guava-Chat", "Papaya-Chat")
     assert [v["outcome"] for v in app.vote_rows(battle["id"])] == ["model_b"]
-    params = app.rows("SELECT params FROM conversations WHERE id = :c", c=battle["conversation_a_id"])[0]
-    assert "0.3" in str(params["params"]) and "64" in str(params["params"])
+    for conv, expected in (
+        (battle["conversation_a_id"], ("0.3", "64")),
+        (battle["conversation_b_id"], ("0.6", "48")),
+    ):
+        params = str(app.rows("SELECT params FROM conversations WHERE id = :c", c=conv)[0]["params"])
+        assert all(value in params for value in expected), params
 
 
 def test_side_by_side_rejects_a_model_outside_the_list(running_app: RunningApp) -> None:
@@ -47,7 +54,7 @@ def test_side_by_side_rejects_a_model_outside_the_list(running_app: RunningApp) 
     n_requests = len(app.openai.requests) + len(app.anthropic.requests)
     try:
         result = client.predict(
-            f"sneak {mk}", "Zephyrine-7B", "Papaya-Chat", 0.7, 1.0, 64, api_name="/sbs_send"
+            f"sneak {mk}", "Zephyrine-7B", "Papaya-Chat", 0.7, 1.0, 64, 0.7, 1.0, 64, api_name="/sbs_send"
         )
     except Exception as exc:  # Gradio refuses a value outside the dropdown choices
         assert "Zephyrine-7B" in str(exc) or "choices" in str(exc).lower()

@@ -57,12 +57,14 @@ def simulate_battles(n: int, m: int, seed: int = 0) -> Seeded:
     )
 
 
-def insert_battles(engine: Engine, d: Seeded, *, batch: int = 50_000) -> None:
-    """Votes get increasing ids and times in array order."""
+def insert_battles(
+    engine: Engine, d: Seeded, *, batch: int = 50_000, start: int = 0, stop: int | None = None
+) -> None:
+    """Votes get increasing ids and times in array order (battles ``start..stop-1`` only, when given)."""
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    n = len(d.a)
+    n = len(d.a) if stop is None else stop
     with engine.begin() as conn:
-        for s in range(0, n, batch):
+        for s in range(start, n, batch):
             idx = range(s, min(n, s + batch))
             convs = []
             for i in idx:

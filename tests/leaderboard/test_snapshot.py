@@ -93,7 +93,7 @@ def test_a_snapshot_stored_by_the_earlier_code_is_shown(
         assert [r.preliminary for r in view.rows] == OLD_RESULT["preliminary"]
         assert view.params is not None and view.params.compute.min_votes == 150
         assert set(view.figures) == {"ratings", "win_fraction", "battle_count", "average_win_rate"}
-        assert list(view.figures["ratings"].data[0].x) == OLD_RESULT["models"]
+        assert json.loads(view.figures["ratings"])["data"][0]["x"] == OLD_RESULT["models"]
         styled = latest_view(factory, style_control=True)
         assert [r.rating for r in styled.rows] == sorted(OLD_RESULT["style"]["rating"], reverse=True)
         assert styled.style_coefficients["tokens"] == OLD_RESULT["style"]["coefficients"]["tokens"]

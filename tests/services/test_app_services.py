@@ -49,3 +49,26 @@ def test_user_params_are_clamped_to_the_allowed_ranges(make_services: Callable[.
     params = services.user_params(temperature=9.0, top_p=-1.0, max_new_tokens=10_000)
     assert (params.temperature, params.top_p, params.max_new_tokens) == (2.0, 0.0, 400)
     assert services.user_params(0.3, 0.9, 0).max_new_tokens == 1
+
+
+def test_recommended_params_start_the_sliders_and_keep_what_they_do_not_show(
+    make_services: Callable[..., AppServices], fake_openai
+) -> None:
+    endpoints = endpoints_for(
+        fake_openai.base_url,
+        greedy={
+            "model_name": "greedy-up",
+            "recommended_config": {"temperature": 0.0, "max_new_tokens": 256, "stop": ["</s>"]},
+        },
+    )
+    services = make_services(endpoints, max_new_tokens=100)
+    rec = services.recommended_params("greedy")
+    assert (rec.temperature, rec.top_p, rec.max_new_tokens) == (0.0, 1.0, 256)
+    # a model without recommended_config starts at the operator's defaults; so does no model at all
+    for name in ("alpha", None, "no-such-model"):
+        plain = services.recommended_params(name)
+        assert (plain.temperature, plain.top_p, plain.max_new_tokens) == (0.7, 1.0, 100)
+    # what the user chose on the sliders, plus the model's own stop strings (not a slider)
+    chosen = services.user_params(0.4, 0.9, 50, "greedy")
+    assert (chosen.temperature, chosen.top_p, chosen.max_new_tokens, chosen.stop) == (0.4, 0.9, 50, ("</s>",))
+    assert services.user_params(0.4, 0.9, 50).stop == ()

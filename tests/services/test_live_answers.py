@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 
 from arena_app.services.app_services import AppServices
 from arena_app.services.client_id import ClientIdentity
@@ -80,3 +81,46 @@ def test_each_sides_first_token_deadline_is_enforced_while_the_other_streams(
     assert beta is not None and beta.error is not None and "did not answer within 0.5 s" in beta.error
     assert beta_failed_at is not None and 0.45 < beta_failed_at < 3, beta_failed_at
     assert alpha is not None and alpha.ok and alpha.text == "a b c d e f g h"
+
+
+def test_the_update_interval_grows_with_the_streams_running_and_is_capped() -> None:
+    from arena_app.services.live_answers import UpdatePacer
+
+    pacer = UpdatePacer(updates_per_s=100, min_interval_s=0.04, max_interval_s=0.5)
+    assert pacer.interval_s == 0.04
+    with ExitStack() as streams:
+        for _ in range(10):
+            streams.enter_context(pacer.streaming())
+        assert pacer.interval_s == 0.1  # 10 streams share 100 updates/s
+        for _ in range(90):
+            streams.enter_context(pacer.streaming())
+        assert pacer.interval_s == 0.5  # 100 streams: capped, the text still moves twice a second
+    assert pacer.interval_s == 0.04  # all ended
+
+
+def test_a_slow_pace_coalesces_text_but_never_delays_the_first_words_or_the_end(
+    services: AppServices, script: Script
+) -> None:
+    from arena_app.providers.answer_threads import CancelEvent
+    from arena_app.providers.base import ChatMessage, GenerationParams
+    from arena_app.services.live_answers import SideJob, UpdatePacer, stream_sides
+
+    words = " ".join(f"w{i}" for i in range(40))
+    script.set("alpha-up", Reply.text(words, chunk_delay=0.01))
+    script.set("beta-up", Reply.text(words, chunk_delay=0.01))
+    slow = UpdatePacer(min_interval_s=10.0, max_interval_s=10.0)
+    messages = [ChatMessage("user", "hi")]
+    jobs = [
+        SideJob(label, model, messages, GenerationParams())
+        for label, model in (("A", "alpha"), ("B", "beta"))
+    ]
+    started = time.monotonic()
+    steps = [
+        (snap.done, list(snap.texts))
+        for snap in stream_sides(services.registry, jobs, CancelEvent(), lambda i, o: None, slow)
+    ]
+    # the first text at once, then each side's end: never 40 small steps, never a 10 s wait
+    assert len(steps) <= 4, steps
+    assert any(text for text in steps[0][1])
+    assert time.monotonic() - started < 5
+    assert steps[-1] == (True, [words, words])
