@@ -82,6 +82,12 @@ def register(sub: Subcommands) -> None:
     f.add_argument("--exclude-models", nargs="+", default=[], metavar="MODEL", help="drop battles of these")
     f.add_argument("--exclude-ties", action="store_true", help="drop ties and both-bad votes")
     f.add_argument("--langs", nargs="+", default=[], metavar="LANG", help="keep only these languages")
+    f.add_argument(
+        "--daily-vote-cap",
+        type=_cap,
+        metavar="N",
+        help="keep each judge's first N votes of every UTC day (FastChat's --daily-vote-per-user)",
+    )
     add_compute_flags(fit, style_default=False)
     fit.set_defaults(func=_fit)
 
@@ -98,6 +104,16 @@ def register(sub: Subcommands) -> None:
     show.set_defaults(func=_show)
     register_science(what)
     register_fresh(what)
+
+
+def _cap(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
 
 
 @contextmanager
@@ -174,7 +190,9 @@ def _fit(args: argparse.Namespace, settings: ArenaSettings) -> int:
     if args.out:
         check_out_path(args.out)  # before the fit, not after it
     params = compute_params(args, settings.min_votes)
-    filters = FileFilters(tuple(args.exclude_models), args.exclude_ties, tuple(args.langs))
+    filters = FileFilters(
+        tuple(args.exclude_models), args.exclude_ties, tuple(args.langs), args.daily_vote_cap
+    )
     with _progress_line() as progress:
         out = fit_file(
             args.file,

@@ -24,7 +24,7 @@ from arena_app.files.cell_values import seconds as _seconds
 from arena_app.files.cell_values import tag_list as _tag_list
 from arena_app.files.cell_values import whole as _int
 from arena_app.files.cluster_codes import ClusterCodes
-from arena_app.files.csv_fast import Block, Factor
+from arena_app.files.csv_arrow import Block, Factor
 from arena_app.files.style_columns import Features, StyleColumns, extras_mask
 from leaderboard.categories import MULTI_TURN, category_filter
 
@@ -47,6 +47,7 @@ class FileBattles:
     unknown_winners: Counter[str] = field(default_factory=Counter)
     cluster: Codes | None = None  # per battle, 0..C-1, when read_battles was asked for a cluster column
     style: tuple[Features, Features] | None = None  # (n, 4) totals per side, when asked for style
+    tstamp: NDArray[np.float64] | None = None  # unix seconds per battle, when asked for times
 
 
 class BattleAccumulator:
@@ -144,7 +145,7 @@ class BattleAccumulator:
         self.parts.append((a[keep], b[keep], o[keep], ts[keep] if ts is not None else None))
 
     def add_block(self, blk: Block) -> None:
-        """Add a numpy-parsed CSV block: every per-row decision is a table look-up on distinct values."""
+        """Add a pyarrow-parsed CSV block: every per-row decision is a table look-up on distinct values."""
         n = blk.n
         self.rows += n
         keep = np.ones(n, dtype=bool)
@@ -159,14 +160,17 @@ class BattleAccumulator:
         def drop(reason: str, bad: Mask) -> None:
             self.dropped[reason] += int((keep & bad).sum())
 
-        if not self.keep_named:
+        if not self.keep_named and "mode" in f:
             ok = table(f["mode"], _is_anony, bool)
             drop("not anonymous", ~ok)
             keep &= ok
-        excluded = ~blk.empty["excluded_reason"]
-        drop("excluded_reason set", excluded)
-        keep &= ~excluded
+        if "excluded_reason" in blk.empty:
+            excluded = ~blk.empty["excluded_reason"]
+            drop("excluded_reason set", excluded)
+            keep &= ~excluded
         if self.filter.kind == "min_turns":
+            if "turn" not in f:
+                raise BattleFileError(f"category {MULTI_TURN} needs a 'turn' column/field in the file")
             ok = table(f["turn"], lambda v: _int(v) >= self.filter.min_turns, bool)
             drop("outside the category", ~ok)
             keep &= ok
@@ -184,24 +188,17 @@ class BattleAccumulator:
         a = table(f["model_a"], lambda v: self.model_ids.get(v, -1), np.int32)
         b = table(f["model_b"], lambda v: self.model_ids.get(v, -1), np.int32)
         keep &= _paired(a, b, drop)
-        ts = blk.tstamp
-        self.any_tstamp = True
-        if self.sorted_so_far and n:
-            ordered = False
-            if ts is not None:
-                ordered = bool(np.all(ts[1:] >= ts[:-1]))
+        ts = blk.seconds
+        if ts is not None:
+            self.any_tstamp = True
+            if self.sorted_so_far and n:  # NaN (unparseable) compares False: not known to be in order
                 last = self.last_tstamp
-                # kept as str, like the csv-module path (_tstamps): a file may mix both kinds of block
-                if ordered and last is not None:
-                    first = bytes(ts[0]).decode("ascii", "replace")
-                    ordered = isinstance(last, str) and len(last) == ts.itemsize and last <= first
-                if ordered:
-                    self.last_tstamp = bytes(ts[-1]).decode("ascii", "replace")
-            if not ordered:
-                self.sorted_so_far = False  # read again through the csv module, parsing the times
+                ordered = bool(np.all(ts[1:] >= ts[:-1])) and (last is None or bool(last <= ts[0]))
+                self.last_tstamp = float(ts[-1])
+                self.sorted_so_far = ordered
         if self.clusters is not None:
             self.clusters.add_factor(f.get("judge"), keep)
-        self.parts.append((a[keep], b[keep], o[keep], None))
+        self.parts.append((a[keep], b[keep], o[keep], ts[keep] if ts is not None else None))
 
     def _category_mask(self, n: int, turn: Column | None, tags: Column | None) -> Mask:
         f = self.filter

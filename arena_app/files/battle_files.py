@@ -29,7 +29,7 @@ from arena_app.files.battle_readers import (
     json_chunks,
     jsonl_chunks,
 )
-from arena_app.files.csv_fast import Block
+from arena_app.files.csv_arrow import Block
 from arena_app.files.gc_pause import gc_paused
 from arena_app.files.style_columns import NO_STYLE
 from leaderboard.categories import OVERALL, category_filter
@@ -46,11 +46,13 @@ def read_battles(
     cluster: str | None = None,
     style: bool = False,
     langs: frozenset[str] | None = None,
+    times: bool = False,
 ) -> FileBattles:
     """Read and filter a battles file; battles come back in time order. ``cluster``: also read this column
     (one of :data:`~arena_app.files.battle_readers.CLUSTER_COLUMNS`) as one code per battle. ``style``:
     also each battle's style totals from FastChat's ``conv_metadata`` (rows without them are dropped);
-    ``langs``: keep only rows whose ``language`` is one of these (FastChat's ``--langs``)."""
+    ``langs``: keep only rows whose ``language`` is one of these (FastChat's ``--langs``); ``times``: also
+    each battle's unix time (``FileBattles.tstamp``; the file must have a ``tstamp``)."""
     if cluster is not None and cluster not in CLUSTER_COLUMNS:
         raise BattleFileError(f"unknown cluster column {cluster!r}: use {' or '.join(CLUSTER_COLUMNS)}")
     path = Path(path)
@@ -66,7 +68,7 @@ def read_battles(
             "clean_battle file or `arena export votes --format fastchat`"
         )
     want = frozenset({"style"} if style else set()) | frozenset({"tags"} if kind == "tag" else set())
-    options = _Options(category, keep_named, cluster, style, langs)
+    options = _Options(category, keep_named, cluster, style, langs, times)
 
     def read(chunks: Chunks, *, trust_order: bool) -> FileBattles:
         fb = _read(path, chunks, options, trust_order=trust_order)
@@ -75,6 +77,8 @@ def read_battles(
                 f"{path.name}: style control needs FastChat's conv_metadata, and no battle has it (fit a "
                 "FastChat clean_battle file, or `arena export votes --format fastchat`)"
             )
+        if times and fb.tstamp is None and len(fb.model_a):
+            raise BattleFileError(f"{path.name}: the daily vote cap needs each battle's tstamp")
         return fb
 
     with gc_paused():
@@ -111,13 +115,14 @@ class _Options:
     cluster: str | None
     style: bool
     langs: frozenset[str] | None
+    times: bool
 
 
 def _read(path: Path, chunks: Chunks, options: _Options, *, trust_order: bool = True) -> FileBattles:
     """``trust_order``: first read assuming the file is in time order (checked; CSV timestamps then need no
     parsing), and read again parsing them only if it is not. Otherwise parse timestamps at once and sort
     (stable) at the end."""
-    attempts = ("fast", "sorted") if trust_order else ("sorted",)
+    attempts = ("fast", "sorted") if trust_order and not options.times else ("sorted",)
     for attempt in attempts:
         cluster = options.cluster
         acc = BattleAccumulator(
@@ -145,8 +150,8 @@ def _read(path: Path, chunks: Chunks, options: _Options, *, trust_order: bool = 
         try:
             return acc.finish()
         except NeedsSort:
-            if attempt == "sorted":
-                return _sorted(acc)
+            if attempt == "sorted" or all(p[3] is not None for p in acc.parts):
+                return _sorted(acc)  # (pyarrow blocks carry their times: no second read)
             # not in time order: read again, parsing every timestamp this time
     raise AssertionError("unreachable")
 
@@ -165,4 +170,6 @@ def _sorted(acc: BattleAccumulator) -> FileBattles:
     if acc.style is not None:
         acc.style.reorder(order)
     acc.any_tstamp = False
-    return acc.finish()
+    fb = acc.finish()
+    fb.tstamp = ts[order]
+    return fb

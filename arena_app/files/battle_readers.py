@@ -1,26 +1,23 @@
 """Readers of battles files, yielding column chunks (see :mod:`arena_app.files.battle_files`).
 
-CSV: our export's layout goes through the numpy block parser (:mod:`arena_app.files.csv_fast`), anything
-else through the csv module; JSON (a FastChat clean_battle array) through orjson when installed (a gradio
+CSV through pyarrow's reader (:mod:`arena_app.files.csv_arrow`), or the csv module when tags, languages or
+prompt clusters are wanted; JSON (a FastChat clean_battle array) through orjson when installed (a gradio
 dependency) else the stdlib; JSON Lines in chunks of lines parsed as one array.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import itertools
 import json
 import operator
-from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import repeat
 from pathlib import Path
-from typing import IO, cast
+from typing import cast
 
 from arena_app.files.cell_values import whole
-from arena_app.files.csv_fast import Block, parse_block
+from arena_app.files.csv_arrow import Block, CsvLayoutError, arrow_blocks, header
 from arena_app.files.fastchat_rows import fastchat_tags, style_cell
 
 CHUNK_ROWS = 200_000
@@ -54,88 +51,31 @@ def detect_format(path: Path) -> str:
     )
 
 
-EXPORT_HEADER = (
-    "vote_id",
-    "battle_id",
-    "tstamp",
-    "mode",
-    "model_a",
-    "model_b",
-    "winner",
-    "turn",
-    "excluded_reason",
-)
-BLOCK_BYTES = 16 << 20
-
-
 def csv_chunks(
     path: Path, *, fast: bool, want_turn: bool = False, want_judge: bool = False
 ) -> Iterator[Columns | Block]:
-    """Column chunks. On our export's layout the fast path parses 16 MB blocks with numpy
-    (:mod:`arena_app.files.csv_fast`) and yields each :class:`Block`; other layouts, and blocks with
-    quoting, go through the csv module."""
-    with path.open("rb") as fh:
-        header_line = fh.readline().decode("utf-8-sig")
-        if not header_line.strip():
-            return
-        header = next(csv.reader([header_line]))
-        col = {name.strip(): i for i, name in enumerate(header)}
-        missing = [c for c in ("model_a", "model_b", "winner") if c not in col]
-        if missing:
-            raise BattleFileError(
-                f"{path.name}: CSV header lacks {', '.join(missing)} (expected our export's columns: "
-                "vote_id,battle_id,tstamp,mode,model_a,model_b,winner,turn,excluded_reason,judge,tags)"
-            )
-        width = len(header)
-        if not fast or tuple(h.strip() for h in header[: len(EXPORT_HEADER)]) != EXPORT_HEADER:
-            with path.open(newline="", encoding="utf-8-sig") as text:
-                text.readline()
-                yield from _csv_rows(path.name, csv.reader(text), col, width)
-            return
-        wanted = {"mode": 3, "model_a": 4, "model_b": 5, "winner": 6}
-        if want_turn:
-            wanted["turn"] = 7
-        if want_judge:
-            if width <= 9 or header[9].strip() != "judge":
-                raise BattleFileError(f"{path.name}: no 'judge' column (the export's 10th column)")
-            wanted["judge"] = 9
-        # Blocks are parsed two at a time on worker threads (numpy releases the GIL) and used in order.
-        with ThreadPoolExecutor(2) as pool:
-            pending: deque[tuple[bytes, Future[Block | None]]] = deque()
-            for block in _line_blocks(fh):
-                pending.append(
-                    (block, pool.submit(parse_block, block, width, wanted, {"excluded_reason": 8}, 2))
-                )
-                if len(pending) >= 2:
-                    yield from _parsed(path.name, *pending.popleft(), col, width)
-            while pending:
-                yield from _parsed(path.name, *pending.popleft(), col, width)
-
-
-def _line_blocks(fh: IO[bytes]) -> Iterator[bytes]:
-    """~BLOCK_BYTES pieces of a binary file, each ending at a newline (one is added at the very end)."""
-    rest = b""
-    while True:
-        data = fh.read(BLOCK_BYTES)
-        block = rest + data
-        if not data:
-            if block.strip():
-                yield block if block.endswith(b"\n") else block + b"\n"
-            return
-        cut = block.rfind(b"\n") + 1
-        block, rest = block[:cut], block[cut:]
-        if block:
-            yield block
-
-
-def _parsed(
-    name: str, block: bytes, future: Future[Block | None], col: dict[str, int], width: int
-) -> Iterator[Columns | Block]:
-    parsed = future.result()
-    if parsed is not None:
-        yield parsed
-    else:  # quoting, ragged lines or odd fields: the csv module decides
-        yield from _csv_rows(name, csv.reader(io.StringIO(block.decode("utf-8"), newline="")), col, width)
+    """Column chunks. With ``fast``, pyarrow's reader factorises every needed column
+    (:mod:`arena_app.files.csv_arrow`) and each :class:`Block` comes whole; otherwise (tags, languages or
+    prompt clusters wanted) the csv module yields every column of the file."""
+    if fast:
+        try:
+            yield from arrow_blocks(path, want_turn=want_turn, want_judge=want_judge)
+        except CsvLayoutError as exc:
+            raise BattleFileError(str(exc)) from exc
+        return
+    names = header(path)
+    if not names:
+        return
+    col = {name: i for i, name in enumerate(names)}
+    missing = [c for c in ("model_a", "model_b", "winner") if c not in col]
+    if missing:
+        raise BattleFileError(
+            f"{path.name}: CSV header lacks {', '.join(missing)} (expected our export's columns: "
+            "vote_id,battle_id,tstamp,mode,model_a,model_b,winner,turn,excluded_reason,judge,tags)"
+        )
+    with path.open(newline="", encoding="utf-8-sig") as text:
+        text.readline()
+        yield from _csv_rows(path.name, csv.reader(text), col, len(names))
 
 
 def _csv_rows(name: str, reader: Iterator[list[str]], col: dict[str, int], width: int) -> Iterator[Columns]:

@@ -23,7 +23,7 @@ from arena_app.services.errors import storage_errors
 from arena_app.services.file_filters import FileFilters, apply_filters
 from arena_app.services.leaderboard_details import add_vote_details
 from arena_app.services.leaderboard_snapshots import store_or_confirm, unchanged_snapshot
-from arena_app.services.leaderboard_tallies import incremental_unsupported, update_tallies
+from arena_app.services.leaderboard_tallies import incremental_unsupported, update_tallies, weights_needed
 from arena_app.services.leaderboard_totals import exclusion_totals, unknown_models, with_vote_totals
 from arena_app.services.leaderboard_view import (
     LeaderboardRow,
@@ -193,8 +193,8 @@ def _read(
     with storage_errors(), session_scope(session_factory) as s:
         categories = requested_categories(s, params.categories)
         unknown = unknown_models(s, params.rules)
-        if params.incremental or params.rebuild:
-            note = incremental_unsupported(s, params.compute) or params.rules.needs_full_pass()
+    if params.incremental or params.rebuild:
+        note = incremental_unsupported(params.compute) or params.rules.needs_full_pass()
     if not (params.incremental or params.rebuild) or note is not None:
         loaded = _read_categories(session_factory, params, categories, progress)
         loaded = [replace(one, note=f"full pass: {note}") for one in loaded] if note else loaded
@@ -202,8 +202,15 @@ def _read(
     if progress:
         progress("reading new votes", 0, 1)
     tallied = update_tallies(session_factory, categories, params.compute, rebuild=params.rebuild)
+    weighted = {t.category: why for t in tallied if (why := weights_needed(params.compute, t))}
+    full = {
+        one.category: replace(one, note=f"full pass: {weighted[one.category]}")
+        for one in (_read_categories(session_factory, params, list(weighted), progress) if weighted else [])
+    }
     return [
-        _Loaded(
+        full[t.category]
+        if t.category in full
+        else _Loaded(
             t.category,
             t.data if params.online_elo else replace(t.data, elo=None),
             t.votes,
@@ -236,7 +243,7 @@ def _read_categories(
                 progress(f"reading votes ({cat})", 0, 1)
             # the version first: a vote that changes while the rows are read makes it stale, not wrong
             rules = params.rules
-            count, h = category_version(s, replace(vote_selection(cat, rules), up_to_id=newest))
+            count, h, _weighted = category_version(s, replace(vote_selection(cat, rules), up_to_id=newest))
             with gc_paused():
                 data, votes = load_battle_data(
                     s,
@@ -283,17 +290,25 @@ def fit_file(
     filters = filters or FileFilters()
     t0 = time.perf_counter()
     column = FILE_CLUSTER_COLUMNS[params.cluster] if params.cluster is not None else None
+    capped = filters.daily_vote_cap is not None
+    if capped and column not in (None, "judge"):
+        raise InvalidLeaderboardRequest(
+            "--daily-vote-cap counts votes per judge: it cannot be combined with --cluster conversation"
+        )
     read = read_battles(
         Path(path),
         fmt=fmt,
         category=checked_category(category),
         keep_named=keep_named,
-        cluster=column,
+        cluster="judge" if capped else column,
         style=params.style_control,
         langs=filters.lang_set(),
+        times=capped,
     )
     filtered = apply_filters(read, filters)
     fb = filtered.battles
+    if column is None:
+        fb.cluster = None  # read for the daily cap only
     read_s = time.perf_counter() - t0
     m = len(fb.models)
     a, b, o = fb.model_a, fb.model_b, fb.outcome

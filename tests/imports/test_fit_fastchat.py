@@ -99,3 +99,28 @@ def test_cli_fit_style_and_filters(clean_battle: Path, capsys: pytest.CaptureFix
     out = capsys.readouterr().out
     assert "style coefficients: tokens +" in out
     assert "dropped" in out and "tie (--exclude-ties)" in out and "delta-mini" not in out.split("rank")[1]
+
+
+def test_daily_vote_cap_matches_fastchat(tmp_path: Path) -> None:
+    rows = battles(900, seed=9)
+    for i, r in enumerate(rows):  # few judges, several votes each per day
+        r["judge"] = f"arena_user_{i % 7}"
+        r["tstamp"] = 1_720_000_000.0 + 3_000.0 * i
+    path = write_array(tmp_path / "b.json", rows)
+    out = fit_file(path, PARAMS, filters=FileFilters(daily_vote_cap=3))
+    # elo_analysis.limit_user_votes: sorted by time, the first N of each (judge, date); pandas dates are UTC
+    df = _fastchat_filtered(path, langs=[], exclude=[], no_ties=False)
+    df["date"] = pd.to_datetime(df["tstamp"], unit="s").dt.date
+    expected = df.groupby(["judge", "date"]).head(3)
+    assert 0 < len(out.battles.model_a) == len(expected) < len(df)
+    assert out.battles.dropped["over --daily-vote-cap"] == len(df) - len(expected)
+    ref = fit_file(
+        write_lines(tmp_path / "kept.jsonl", expected.drop(columns="date").to_dict("records")), PARAMS
+    )
+    assert dict(zip(ref.result.models, ref.result.rating, strict=True)) == pytest.approx(
+        dict(zip(out.result.models, out.result.rating, strict=True)), abs=1e-9
+    )
+    assert out.battles.cluster is None  # read for the cap only
+    with pytest.raises(ValueError, match="cannot be combined with --cluster conversation"):
+        fit_file(path, ComputeParams(rounds=5, ci="cluster-sandwich", cluster="conversation"),
+                 filters=FileFilters(daily_vote_cap=3))  # fmt: skip
