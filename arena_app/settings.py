@@ -62,6 +62,17 @@ class ArenaSettings(BaseSettings):
     min_votes: int = Field(
         default=0, ge=0, description="Models with fewer votes are marked preliminary on the leaderboard."
     )
+    daily_vote_cap: int = Field(
+        default=0,
+        ge=0,
+        description="Leaderboard recompute: count at most this many votes per judge (client hash) and UTC "
+        "day, the first ones (FastChat's --daily-vote-per-user); 0 = no cap. The votes are kept.",
+    )
+    excluded_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Leaderboard recompute: comma-separated models whose battles are left out (FastChat's "
+        "--exclude-models). The votes are kept.",
+    )
     recompute_every: float = Field(
         default=60.0,
         ge=0.0,
@@ -151,7 +162,7 @@ class ArenaSettings(BaseSettings):
 
         return str(parse_rate_limit(value))
 
-    @field_validator("trusted_proxies", "identity_words", mode="before")
+    @field_validator("trusted_proxies", "identity_words", "excluded_models", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         """``a, b,c`` (environment variable or flag) -> ``["a", "b", "c"]``; lists pass through."""

@@ -39,6 +39,8 @@ SETTINGS = (
     "max_new_tokens",
     "identity_words",
     "min_votes",
+    "daily_vote_cap",
+    "excluded_models",
     "recompute_every",
     "style_recompute_every",
     "sampling",

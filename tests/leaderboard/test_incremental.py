@@ -15,7 +15,8 @@ from sqlalchemy.engine import Connection, Engine
 from arena_app.cli.main import main
 from arena_app.services.leaderboard_lease import RecomputeLease
 from arena_app.services.leaderboard_service import RecomputeParams, latest_view, recompute
-from arena_app.storage.db import make_engine, make_session_factory
+from arena_app.storage import tally_queries as tq
+from arena_app.storage.db import make_engine, make_session_factory, session_scope
 from arena_app.storage.models import Battle, BattleTag, LeaderboardSnapshot, LeaderboardTally, Vote
 from leaderboard.compute import ComputeParams, LeaderboardResult
 from tests.leaderboard.seed import Seeded, insert_battles, simulate_battles
@@ -190,5 +191,28 @@ def test_an_incremental_command_waits_for_no_one_it_refuses_while_the_lease_is_h
             assert c.scalar(select(func.count()).select_from(LeaderboardTally)) == 0
         other.release()
         assert main(["leaderboard", "rebuild", "--category", "overall", "--database-url", sqlite_url]) == 0
+    finally:
+        engine.dispose()
+
+
+def test_a_tally_advanced_by_another_process_meanwhile_is_not_overwritten(db_url: str) -> None:
+    engine = make_engine(db_url)
+    factory = make_session_factory(engine)
+    d = simulate_battles(300, 4, seed=2)
+    insert_battles(engine, d, stop=200)
+    try:
+        recompute(factory, RecomputeParams(compute=PARAMS, incremental=True))
+        with session_scope(factory) as s:
+            mine, theirs = tq.load_tally(s, "overall"), tq.load_tally(s, "overall")
+        assert mine is not None and theirs is not None
+        for t, newest in ((theirs, 250), (mine, 260)):
+            t.last_vote_id, t.votes_key = newest, f"moved to {newest}"
+        with session_scope(factory) as s:
+            assert tq.save_tally(s, theirs)
+        with session_scope(factory) as s:
+            assert not tq.save_tally(s, mine)
+        with session_scope(factory) as s:
+            stored = tq.load_tally(s, "overall")
+        assert stored is not None and stored.last_vote_id == 250
     finally:
         engine.dispose()
