@@ -34,10 +34,13 @@ SETTINGS = (
     "client_id_salt",
     "trusted_proxies",
     "max_turns",
+    "resume_ttl_s",
     "max_input_chars",
     "max_new_tokens",
     "identity_words",
     "min_votes",
+    "daily_vote_cap",
+    "excluded_models",
     "recompute_every",
     "style_recompute_every",
     "sampling",
@@ -48,6 +51,9 @@ SETTINGS = (
     "demo",
     "cache_dir",
     "secrets_dir",
+    "share_links",
+    "example_prompts",
+    "terms_of_use",
 )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy import case, delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -54,14 +54,18 @@ def votes_version(s: Session, after_id: int, up_to_id: int) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def category_version(s: Session, selection: VoteSelection) -> tuple[int, int]:
-    """(count, id-hash sum) of the counted votes ``selection`` selects (a category's content)."""
+def category_version(s: Session, selection: VoteSelection) -> tuple[int, int, int]:
+    """(count, id-hash sum, how many have a sampling weight other than 1) of the counted votes
+    ``selection`` selects (a category's content)."""
+    weighted = func.coalesce(func.sum(case((Battle.sampling_weight != 1.0, 1), else_=0)), 0)
     stmt = _counted(
-        select(func.count(), _vote_hash()).select_from(Vote).join(Battle, Battle.id == Vote.battle_id),
+        select(func.count(), _vote_hash(), weighted)
+        .select_from(Vote)
+        .join(Battle, Battle.id == Vote.battle_id),
         selection,
     )
     row = s.execute(stmt).one()
-    return int(row[0]), int(row[1])
+    return int(row[0]), int(row[1]), int(row[2])
 
 
 @dataclass
@@ -74,6 +78,7 @@ class Tally:
     elo_key: str
     vote_count: int
     vote_hash: int
+    weighted_votes: int = 0
     cells: dict[Pair, list[int]] = field(default_factory=dict)  # [i_wins, j_wins, ties, bothbad]
     elo: dict[str, float] = field(default_factory=dict)
     updated_at: datetime | None = None
@@ -83,6 +88,7 @@ class Tally:
     stored_elo: set[str] = field(default_factory=set)
     changed_elo: set[str] = field(default_factory=set)
     new: bool = True
+    loaded_at: tuple[int, str] | None = None  # (last_vote_id, votes_key) as loaded: the save's condition
 
 
 def load_tally(s: Session, category: str) -> Tally | None:
@@ -117,23 +123,28 @@ def load_tally(s: Session, category: str) -> Tally | None:
         row.elo_key,
         int(row.vote_count),
         int(row.vote_hash),
+        int(row.weighted_votes),
         cells,
         elo,
         row.updated_at,
         stored_cells=set(cells),
         stored_elo=set(elo),
         new=False,
+        loaded_at=(int(row.last_vote_id), row.votes_key),
     )
 
 
-def save_tally(s: Session, t: Tally) -> None:
-    """Write ``t`` back: a new tally replaces whatever the category had; an old one writes what changed."""
+def save_tally(s: Session, t: Tally) -> bool:
+    """Write ``t`` back: a new tally replaces whatever the category had; an old one writes what changed,
+    only if the stored tally is still the one it was loaded from (False, nothing written: another process
+    advanced it meanwhile, e.g. after this one's lease expired)."""
     head = {
         "last_vote_id": t.last_vote_id,
         "votes_key": t.votes_key,
         "elo_key": t.elo_key,
         "vote_count": t.vote_count,
         "vote_hash": t.vote_hash,
+        "weighted_votes": t.weighted_votes,
         "updated_at": utcnow(),
     }
     if t.new:
@@ -143,7 +154,18 @@ def save_tally(s: Session, t: Tally) -> None:
         old_cells: set[Pair] = set()
         old_elo: set[str] = set()
     else:
-        s.execute(update(LeaderboardTally).where(LeaderboardTally.category == t.category).values(**head))
+        assert t.loaded_at is not None
+        done = s.execute(
+            update(LeaderboardTally)
+            .where(
+                LeaderboardTally.category == t.category,
+                LeaderboardTally.last_vote_id == t.loaded_at[0],
+                LeaderboardTally.votes_key == t.loaded_at[1],
+            )
+            .values(**head)
+        )
+        if done.rowcount != 1:  # type: ignore[attr-defined]
+            return False
         cells, elo = t.changed_cells, t.changed_elo
         old_cells, old_elo = cells & t.stored_cells, elo & t.stored_elo
     cell_rows = [
@@ -158,6 +180,8 @@ def save_tally(s: Session, t: Tally) -> None:
     t.stored_cells |= cells
     t.stored_elo |= elo
     t.changed_cells, t.changed_elo = set(), set()
+    t.loaded_at = (t.last_vote_id, t.votes_key)
+    return True
 
 
 def _cells(t: Tally, pair: Pair) -> dict[str, int]:
