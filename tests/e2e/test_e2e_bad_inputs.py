@@ -90,7 +90,8 @@ def status(config: AppConfig, api: str, outputs: list[Any], elem_id: str) -> str
 
 
 def sbs_data(text: str, a: str = "Papaya-Chat", b: str = "Guava-Chat", temperature: str = "0.7") -> str:
-    return f"[{json.dumps(text)}, null, {json.dumps(a)}, {json.dumps(b)}, {temperature}, 1.0, 256, 0.7, 1.0, 256]"
+    models = f"{json.dumps(a)}, {json.dumps(b)}"
+    return f"[{json.dumps(text)}, null, {models}, {temperature}, 1.0, 256, 0.7, 1.0, 256]"
 
 
 def chat_data(text: str, temperature: str = "0.7", top_p: str = "1.0", tokens: str = "256") -> str:
@@ -180,7 +181,9 @@ def test_an_oversized_body_is_refused_with_413_before_it_is_read(app: RunningApp
 
 
 def chunked_until_answered(app: RunningApp, path: str, total: int) -> tuple[int, int]:
-    """POST a chunked body of up to ``total`` bytes, stopping when the server answers; (status, bytes sent)."""
+    """POST a chunked body of up to ``total`` bytes, stopping when the server answers.
+
+    Returns (HTTP status, bytes sent)."""
     host, port = app.url.removeprefix("http://").rstrip("/").split(":")
     sent = 0
     with socket.create_connection((host, int(port)), timeout=30) as sock:
