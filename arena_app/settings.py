@@ -109,6 +109,28 @@ class ArenaSettings(BaseSettings):
         "Default: CACHE_DIR/secrets.",
     )
 
+    share_links: bool = Field(
+        default=True,
+        description="After a vote, offer a read-only permalink to the battle (its conversation, both model "
+        "names and the vote; never who voted). Off: no links are offered and existing ones stop working.",
+    )
+    example_prompts: str = Field(
+        default="Explain quantum computing in two sentences.|Write a haiku about the sea.|"
+        "What is the difference between a list and a tuple in Python?",
+        description="Example prompts offered on an empty battle, separated by '|' (empty: none).",
+    )
+    terms_of_use: str = Field(
+        default="",
+        description="Terms of use (Markdown) a visitor accepts once, in their browser, before the first "
+        "battle or chat. Empty: the page asks nothing.",
+    )
+
+    @property
+    def example_prompt_list(self) -> list[str]:
+        """``example_prompts`` split at '|', blanks dropped (at most 8, each at most 500 characters)."""
+        parts = [p.strip()[:500] for p in self.example_prompts.split("|")]
+        return [p for p in parts if p][:8]
+
     @property
     def secrets_directory(self) -> Path:
         """``secrets_dir``, else ``cache_dir/secrets``."""

@@ -48,6 +48,9 @@ SETTINGS = (
     "demo",
     "cache_dir",
     "secrets_dir",
+    "share_links",
+    "example_prompts",
+    "terms_of_use",
 )
 
 

@@ -26,6 +26,8 @@ from arena_app.services.identity import IdentityDetector
 from arena_app.services.pair_sampling import make_sampler
 from arena_app.services.rate_limits import RateLimiter
 from arena_app.services.sampling import ModelPicker
+from arena_app.services.secret_store import load_or_create_secret
+from arena_app.services.share import SECRET_NAME, ShareLinks
 from arena_app.services.view_cache import ViewCache
 from arena_app.settings import ArenaSettings
 from arena_app.storage.db import make_engine, make_session_factory
@@ -45,6 +47,7 @@ class AppServices:
     chat: ChatService
     identifier: ClientIdentifier
     salt_notes: tuple[str, ...] = ()  # where the client-hash salt is and what start-up did (never the value)
+    share: ShareLinks | None = None  # share links of voted battles (None: built without them)
     engine: Engine | None = None  # set when create_services made the engine (closed by close())
     # built leaderboard views by snapshot: a page load costs no plotting (services/view_cache.py)
     views: ViewCache[LeaderboardView] = field(default_factory=ViewCache)
@@ -143,5 +146,12 @@ def create_services(
         chat=chat,
         identifier=identifier,
         salt_notes=(salt.where(), *salt.notes),
+        share=_share_links(settings, session_factory),
         engine=engine,
     )
+
+
+def _share_links(settings: ArenaSettings, session_factory: sessionmaker[Session]) -> ShareLinks:
+    """Share links signed with their own secret (created on first use; never the client-hash salt)."""
+    key = load_or_create_secret(SECRET_NAME, settings.secrets_directory).value if settings.share_links else ""
+    return ShareLinks(session_factory, key, enabled=settings.share_links)

@@ -218,6 +218,9 @@ class LeaderboardTally(Base):
     elo_key: Mapped[str] = mapped_column(String(200))  # the Elo parameters the ratings were run with
     vote_count: Mapped[int] = mapped_column(BigInteger)  # the category's counted votes in the tally
     vote_hash: Mapped[int] = mapped_column(BigInteger)  # and the sum of their id hashes (see tally_queries)
+    # how many of them were drawn with a sampling weight other than 1 (then --weights auto fits weights,
+    # which the tallies cannot serve)
+    weighted_votes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -46,6 +46,7 @@ class BattlePanel:
     votes: dict[str, gr.Button]
     reveal: gr.Markdown
     status: gr.Markdown
+    share: gr.Markdown  # the share link, after a vote (see share_link_handler)
 
     def outputs(self) -> list[Component]:
         return [
@@ -75,6 +76,7 @@ def build_panel(prefix: str, intro: str) -> BattlePanel:
             key: gr.Button(text, elem_id=f"{prefix}-vote-{key}", interactive=False) for key, text in VOTES
         }
     reveal = gr.Markdown("", elem_id=f"{prefix}-reveal")
+    share = gr.Markdown("", elem_id=f"{prefix}-share")
     with gr.Row():
         text = gr.Textbox(
             show_label=False,
@@ -90,7 +92,7 @@ def build_panel(prefix: str, intro: str) -> BattlePanel:
         regenerate = gr.Button(REGENERATE, elem_id=f"{prefix}-regenerate", interactive=False)
         new_round = gr.Button("🎲 New round", elem_id=f"{prefix}-new-round")
     return BattlePanel(
-        prefix, state, chat_a, chat_b, text, send, stop, regenerate, new_round, votes, reveal, status
+        prefix, state, chat_a, chat_b, text, send, stop, regenerate, new_round, votes, reveal, status, share
     )
 
 
@@ -262,4 +264,23 @@ def wire_common(panel: BattlePanel, services: AppServices, service: BattleServic
             api_name=f"{prefix}_vote_{key}",
             concurrency_limit=None,
             postprocess=False,
+        ).then(share_link_handler(services), [panel.state], [panel.share], api_visibility="private")
+    for event in (panel.new_round.click, panel.chat_a.clear, panel.chat_b.clear):
+        event(lambda: "", None, [panel.share], api_visibility="private")
+
+
+def share_link_handler(services: AppServices) -> Callable[[BattleState | None], str]:
+    """The share link of a voted battle (empty before the vote, or when the operator turned links off)."""
+
+    def share_link(state: BattleState | None) -> str:
+        if state is None or not state.voted or state.battle_id is None or services.share is None:
+            return ""
+        token = services.share.token_for(state.battle_id)
+        if token is None:
+            return ""
+        return (
+            f"🔗 [Permalink to this battle](?share={token}) — read only: the conversation, both names and "
+            "your vote (never who you are). Copy it to share."
         )
+
+    return share_link
