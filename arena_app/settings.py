@@ -45,6 +45,13 @@ class ArenaSettings(BaseSettings):
         description="Comma-separated proxy addresses/CIDRs whose X-Forwarded-For header is trusted.",
     )
     max_turns: int = Field(default=10, ge=1, description="Most user turns in one battle or chat.")
+    resume_ttl_s: int = Field(
+        default=86400,
+        ge=60,
+        le=30 * 86400,
+        description="Seconds a browser's saved battle token stays valid: a reload within it resumes the "
+        "battle (on any replica); the token is signed with the secret resume_token_key.",
+    )
     max_input_chars: int = Field(default=8000, ge=1, description="Longest user message, in characters.")
     max_new_tokens: int = Field(default=1024, ge=1, description="Default output token limit per answer.")
     identity_words: Annotated[list[str], NoDecode] = Field(

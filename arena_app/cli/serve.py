@@ -34,6 +34,7 @@ SETTINGS = (
     "client_id_salt",
     "trusted_proxies",
     "max_turns",
+    "resume_ttl_s",
     "max_input_chars",
     "max_new_tokens",
     "identity_words",
