@@ -96,6 +96,13 @@ class ModelPicker:
                 return model
         raise InputRejected(f"Model {name!r} is not available; pick one from the list.")
 
+    def find_model(self, name: str) -> ModelInfo | None:
+        """A configured model (battle or chat) by name, or None when it is no longer configured."""
+        for model in [*self._registry.battle_models(), *self._registry.chat_models()]:
+            if model.name == name:
+                return model
+        return None
+
     def params_for(self, model: ModelInfo) -> GenerationParams:
         """The model's parameters: its endpoint entry's recommended_config over the registry's defaults."""
         return model.params

@@ -11,9 +11,11 @@ from typing import Literal, TypedDict
 import gradio as gr
 from starlette.middleware import Middleware
 
+from arena_app.domain import BattleMode
 from arena_app.services.app_services import AppServices
 from arena_app.settings import ArenaSettings
 from arena_app.ui.about_tab import build_about_tab
+from arena_app.ui.battle_resume import wire_resume
 from arena_app.ui.battle_tab import build_battle_tab
 from arena_app.ui.common import Outputs, slider_values
 from arena_app.ui.deep_links import HEAD, INITIAL_QUERY_JS, follow_tab_js, parse_query, resolve
@@ -39,9 +41,9 @@ def build_app(services: AppServices) -> gr.Blocks:
         tabs: dict[str, gr.Tab] = {}
         with gr.Tabs(elem_id="main-tabs") as tab_set:
             with gr.Tab("Arena (battle)", id="battle", elem_id="tab-battle") as tabs["battle"]:
-                build_battle_tab(services)
+                battle_panel = build_battle_tab(services)
             with gr.Tab("Arena (side-by-side)", id="sbs", elem_id="tab-sbs") as tabs["sbs"]:
-                build_side_by_side_tab(services)
+                sbs_panel = build_side_by_side_tab(services)
             with gr.Tab("Direct chat", id="chat", elem_id="tab-chat") as tabs["chat"]:
                 chat = build_direct_chat_tab(services)
             with gr.Tab("Leaderboard", id="leaderboard", elem_id="tab-leaderboard") as tabs["leaderboard"]:
@@ -53,6 +55,9 @@ def build_app(services: AppServices) -> gr.Blocks:
         # Reads the latest stored snapshot (cheap); never fits.
         demo.load(view_fn, inputs, outputs, api_visibility="private")
         wire_deep_links(services, demo, tab_set, tabs, shared_tab, shared, chat)
+        # a reload continues the browser's current battles (state from the database, on any replica)
+        wire_resume(demo, battle_panel, services, services.battle, BattleMode.ANONY)
+        wire_resume(demo, sbs_panel, services, services.named, BattleMode.NAMED)
     return demo
 
 

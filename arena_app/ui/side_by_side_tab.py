@@ -9,7 +9,7 @@ import gradio as gr
 from arena_app.domain import BattleMode
 from arena_app.services.app_services import AppServices
 from arena_app.services.battle_state import BattleState
-from arena_app.ui.battle_common import build_panel, render, stream_updates, wire_common
+from arena_app.ui.battle_common import BattlePanel, build_panel, render, stream_updates, wire_common
 from arena_app.ui.common import Outputs, identify, param_sliders, slider_values, wire_param_note
 
 INTRO = """### 👥 Compare two models of your choice
@@ -17,7 +17,7 @@ Pick both models and the parameters, chat, and vote. Named votes are stored but 
 anonymous leaderboard."""
 
 
-def build_side_by_side_tab(services: AppServices) -> None:
+def build_side_by_side_tab(services: AppServices) -> BattlePanel:
     service = services.named
     names = services.chat_model_names()
     with gr.Row():
@@ -36,7 +36,7 @@ def build_side_by_side_tab(services: AppServices) -> None:
             sliders_a = param_sliders(services, "sbs-a", dropdown_a.value, "Parameters of model A")
         with gr.Column():
             sliders_b = param_sliders(services, "sbs-b", dropdown_b.value, "Parameters of model B")
-    panel = build_panel("sbs", INTRO)
+    panel = build_panel("sbs", INTRO, services.browser_secret())
 
     def send(
         text: str,
@@ -98,3 +98,4 @@ def build_side_by_side_tab(services: AppServices) -> None:
         )
         wire_param_note(services, sliders, dropdown)
     wire_common(panel, services, service, BattleMode.NAMED)
+    return panel
