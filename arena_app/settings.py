@@ -45,6 +45,13 @@ class ArenaSettings(BaseSettings):
         description="Comma-separated proxy addresses/CIDRs whose X-Forwarded-For header is trusted.",
     )
     max_turns: int = Field(default=10, ge=1, description="Most user turns in one battle or chat.")
+    resume_ttl_s: int = Field(
+        default=86400,
+        ge=60,
+        le=30 * 86400,
+        description="Seconds a browser's saved battle token stays valid: a reload within it resumes the "
+        "battle (on any replica); the token is signed with the secret resume_token_key.",
+    )
     max_input_chars: int = Field(default=8000, ge=1, description="Longest user message, in characters.")
     max_new_tokens: int = Field(default=1024, ge=1, description="Default output token limit per answer.")
     identity_words: Annotated[list[str], NoDecode] = Field(
@@ -57,6 +64,17 @@ class ArenaSettings(BaseSettings):
         ge=0,
         description="Models with fewer counted votes are shown apart as preliminary on the leaderboard "
         "(and left out of `arena leaderboard fit|show` tables); 0 marks none.",
+    )
+    daily_vote_cap: int = Field(
+        default=0,
+        ge=0,
+        description="Leaderboard recompute: count at most this many votes per judge (client hash) and UTC "
+        "day, the first ones (FastChat's --daily-vote-per-user); 0 = no cap. The votes are kept.",
+    )
+    excluded_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Leaderboard recompute: comma-separated models whose battles are left out (FastChat's "
+        "--exclude-models). The votes are kept.",
     )
     recompute_every: float = Field(
         default=60.0,
@@ -147,7 +165,7 @@ class ArenaSettings(BaseSettings):
 
         return str(parse_rate_limit(value))
 
-    @field_validator("trusted_proxies", "identity_words", mode="before")
+    @field_validator("trusted_proxies", "identity_words", "excluded_models", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         """``a, b,c`` (environment variable or flag) -> ``["a", "b", "c"]``; lists pass through."""
