@@ -63,11 +63,11 @@ class AppServices:
         return self.picker.chat_names()
 
     def user_params(
-        self, temperature: float, top_p: float, max_new_tokens: int, model: str | None = None
+        self, temperature: float, top_p: float, max_new_tokens: float, model: str | None = None
     ) -> GenerationParams:
-        """Generation parameters chosen in the UI, clamped to the allowed ranges; with ``model``, its
-        recommended ``stop`` and ``extra_body`` (not shown as sliders) are kept. Raises
-        :class:`InputRejected` for a model that cannot be chosen by name."""
+        """Generation parameters chosen in the UI, each checked to be a finite number in its slider's
+        range; with ``model``, its recommended ``stop`` and ``extra_body`` (not shown as sliders) are
+        kept. Raises :class:`InputRejected` for a bad value or a model that cannot be chosen by name."""
         return self.picker.user_params(temperature, top_p, max_new_tokens, model)
 
     def recommended_params(self, model: str | None) -> GenerationParams:

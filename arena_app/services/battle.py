@@ -81,6 +81,8 @@ class BattleService(ConversationService[BattleState]):
             return [m.name for m in picked], [self._picker.params_for(m) for m in picked], drawn.weight
         if not models or len(models) != 2 or not all(models):
             raise InputRejected("Choose both models first.")
+        if models[0] == models[1]:
+            raise InputRejected("Choose two different models: a model compared with itself tells nothing.")
         chosen = [self._picker.chat_model(m) for m in models]
         side_params = list(params) if params else [self._picker.params_for(m) for m in chosen]
         return [m.name for m in chosen], side_params, 1.0

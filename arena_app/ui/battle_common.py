@@ -10,7 +10,7 @@ import gradio as gr
 from gradio.components import Component
 
 from arena_app.domain import VOTE_CHOICES, BattleMode, ExcludedReason, FinishReason, Outcome
-from arena_app.services.answers import params_text
+from arena_app.services.answers import displayable, params_text
 from arena_app.services.app_services import AppServices
 from arena_app.services.battle import BattleService
 from arena_app.services.battle_state import LABELS, BattleState
@@ -211,7 +211,8 @@ def stream_updates(
             yield emitter.emit(view, current, final=not current.generating)
             first = False
     except Exception as exc:  # every error becomes status text; bugs are logged by failure_notice
-        view = panel_view(service, state, failure_notice(exc), keep_text if first else None)
+        # displayable: the refused text goes back into the box, and must be JSON-encodable to get there
+        view = panel_view(service, state, failure_notice(exc), displayable(keep_text) if first else None)
         yield emitter.emit(view, state, final=True)
 
 

@@ -57,8 +57,8 @@ def build_side_by_side_tab(services: AppServices) -> BattlePanel:
         def run() -> Iterator[BattleState]:
             # each side runs with its own sliders (set from its model's recommended settings)
             params = [
-                services.user_params(temperature_a, top_p_a, int(max_new_tokens_a), model_a),
-                services.user_params(temperature_b, top_p_b, int(max_new_tokens_b), model_b),
+                services.user_params(temperature_a, top_p_a, max_new_tokens_a, model_a),
+                services.user_params(temperature_b, top_p_b, max_new_tokens_b, model_b),
             ]
             return service.send(state, text, client, models=[model_a, model_b], params=params)
 
