@@ -132,8 +132,8 @@ def test_style_matrix_fast_path_agrees_with_row_by_row() -> None:
     from arena_app.files.fastchat_rows import style_cell, style_matrix
 
     metas: list[object] = [r["conv_metadata"] for r in battles(40, seed=10)]
-    ints = {k: 3 for k in ("sum_assistant_a_tokens", "header_count_a", "list_count_a", "bold_count_a",
-                           "sum_assistant_b_tokens", "header_count_b", "list_count_b", "bold_count_b")}  # fmt: skip
+    keys = ("sum_assistant_{}_tokens", "header_count_{}", "list_count_{}", "bold_count_{}")
+    ints = {k.format(side): 3 for side in "ab" for k in keys}
     odd: list[object] = [ints, None, {"sum_assistant_a_tokens": 1}, {**ints, "bold_count_b": {"**": -4}}, "x"]
     for rows in (metas, [ints] * 5, metas[:10] + odd):
         got = style_matrix(rows)
