@@ -18,7 +18,7 @@ from typing import cast
 
 from arena_app.files.cell_values import whole
 from arena_app.files.csv_arrow import Block, CsvLayoutError, arrow_blocks, header
-from arena_app.files.fastchat_rows import fastchat_tags, style_cell
+from arena_app.files.fastchat_rows import fastchat_tags, style_matrix
 from arena_app.files.json_pieces import JsonArrayError, NotIndented, ijson_pieces, indented_pieces
 
 CHUNK_ROWS = 200_000
@@ -116,7 +116,8 @@ def _object_columns(values: object, where: str, want: frozenset[str] = frozenset
         if any(map(operator.contains, objs, repeat(k))):
             out[k] = list(map(dict.get, objs, repeat(k)))
     if "style" in want and any(map(operator.contains, objs, repeat("conv_metadata"))):
-        out["style"] = list(map(style_cell, map(dict.get, objs, repeat("conv_metadata"))))
+        matrix = style_matrix(list(map(dict.get, objs, repeat("conv_metadata"))))
+        out["style"] = cast("Column", matrix)  # an (n, 8) array: read by StyleColumns
     if "tags" in want:
         out["tags"] = [fastchat_tags(o, whole(o.get("turn", 1))) for o in objs]
     return out
