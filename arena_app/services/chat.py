@@ -56,6 +56,9 @@ class ChatState(RunState):
         return pairs
 
 
+_OPPOSITE = {FeedbackKind.UPVOTE: FeedbackKind.DOWNVOTE, FeedbackKind.DOWNVOTE: FeedbackKind.UPVOTE}
+
+
 class ChatService(ConversationService[ChatState]):
     def new_state(self) -> ChatState:
         return ChatState()
@@ -117,6 +120,9 @@ class ChatService(ConversationService[ChatState]):
             raise NothingToDo("There is no answer to give feedback on yet.")
         if feedback in state.feedback:
             raise NothingToDo(f"You already sent “{feedback}” for this answer.")
+        # an up- and a downvote exclude each other: the second click replaces the first (flags stay)
+        opposite = _OPPOSITE.get(feedback)
+        replaces = opposite if opposite in state.feedback else None
         with storage_errors(), session_scope(self._sf) as s:
             api.record_feedback(
                 s,
@@ -124,6 +130,10 @@ class ChatService(ConversationService[ChatState]):
                 kind=feedback,
                 session_id=client.session_id,
                 client_hash=client.client_hash,
+                replaces=replaces,
             )
         state.feedback.append(feedback)
+        if replaces is not None:
+            state.feedback.remove(replaces)
+            return f"{THANKS[feedback].rstrip('.')}; it replaces your {replaces}."
         return THANKS[feedback]

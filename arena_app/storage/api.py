@@ -203,11 +203,27 @@ def get_vote_for_battle(s: Session, battle_id: int) -> VoteRecord | None:
 
 
 def record_feedback(
-    s: Session, *, message_id: int, kind: FeedbackKind, session_id: str, client_hash: str
+    s: Session,
+    *,
+    message_id: int,
+    kind: FeedbackKind,
+    session_id: str,
+    client_hash: str,
+    replaces: FeedbackKind | None = None,
 ) -> FeedbackRecord:
+    """Store one feedback; ``replaces``: that kind from the same session on the same message is deleted
+    in the same transaction (an upvote then a downvote leaves only the downvote)."""
     feedback_kind = validation.choice("feedback kind", kind, FeedbackKind)
     if s.get(Message, message_id) is None:
         raise NotFoundError(f"message {message_id} does not exist")
+    if replaces is not None:
+        s.execute(
+            delete(Feedback).where(
+                Feedback.message_id == message_id,
+                Feedback.session_id == session_id,
+                Feedback.kind == FeedbackKind(replaces).value,
+            )
+        )
     row = Feedback(
         message_id=message_id,
         kind=feedback_kind.value,

@@ -15,9 +15,18 @@ from arena_app.services.app_services import AppServices
 from arena_app.services.battle import BattleService
 from arena_app.services.battle_state import LABELS, BattleState
 from arena_app.services.client_id import ClientIdentity
-from arena_app.ui.common import Outputs, chatbot, chatbot_value, failure_notice, identify
+from arena_app.ui.common import (
+    Outputs,
+    Update,
+    answer_note,
+    chatbot,
+    chatbot_value,
+    failure_notice,
+    identify,
+)
 from arena_app.ui.panel_view import NO_BATTLE, PanelEmitter, PanelView, wire_messages
 from arena_app.ui.rendering import inline_code
+from arena_app.ui.shared_tab import share_link_handler
 
 OUTCOME_LABELS = {
     Outcome.MODEL_A: "👈 A is better",
@@ -160,7 +169,7 @@ def _side_note(state: BattleState, side: int) -> str | None:
         return f"⚠️ {last.error or 'This answer failed.'}"
     if last.finish_reason == FinishReason.STOPPED:
         return "(stopped)"
-    return None
+    return answer_note(last.finish_reason, last.text)
 
 
 def panel_view(
@@ -239,10 +248,11 @@ def wire_common(panel: BattlePanel, services: AppServices, service: BattleServic
     prefix = panel.prefix
     outputs = panel.outputs()
 
-    def stop(state: BattleState | None) -> str:
+    def stop(state: BattleState | None) -> str | Update:
         if state is not None and service.stop(state):
             return "⏹ Stopping…"
-        return "Nothing is running."
+        # Stop pressed just as the answers finished: keep what the status already says
+        return gr.update()
 
     def regenerate(state: BattleState | None) -> Iterator[Outputs]:
         state = state or service.new_state(mode)
@@ -286,20 +296,3 @@ def wire_common(panel: BattlePanel, services: AppServices, service: BattleServic
         ).then(share_link_handler(services), [panel.state], [panel.share], api_visibility="private")
     for event in (panel.new_round.click, panel.chat_a.clear, panel.chat_b.clear):
         event(lambda: "", None, [panel.share], api_visibility="private")
-
-
-def share_link_handler(services: AppServices) -> Callable[[BattleState | None], str]:
-    """The share link of a voted battle (empty before the vote, or when the operator turned links off)."""
-
-    def share_link(state: BattleState | None) -> str:
-        if state is None or not state.voted or state.battle_id is None or services.share is None:
-            return ""
-        token = services.share.token_for(state.battle_id)
-        if token is None:
-            return ""
-        return (
-            f"🔗 [Permalink to this battle](?share={token}) — read only: the conversation, both names and "
-            "your vote (never who you are). Copy it to share."
-        )
-
-    return share_link

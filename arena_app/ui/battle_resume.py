@@ -8,9 +8,10 @@ import gradio as gr
 from arena_app.domain import BattleMode
 from arena_app.services.app_services import AppServices
 from arena_app.services.battle import BattleService
-from arena_app.ui.battle_common import BattlePanel, render, share_link_handler
+from arena_app.ui.battle_common import BattlePanel, render
 from arena_app.ui.common import Outputs, failure_notice
 from arena_app.ui.panel_view import NO_BATTLE
+from arena_app.ui.shared_tab import share_link_handler
 
 
 def wire_resume(

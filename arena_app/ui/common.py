@@ -110,6 +110,15 @@ def chatbot_value(
     return messages
 
 
+def answer_note(finish_reason: str | None, text: str) -> str | None:
+    """The note under a finished answer that needs one: empty, or cut at the token limit."""
+    if finish_reason == "length":
+        return "✂️ Cut off at the output token limit (raise “Max output tokens” to get more)."
+    if not (text or "").strip():
+        return "⚠️ The model returned an empty answer."
+    return None
+
+
 def button(interactive: bool) -> Update:
     return gr.update(interactive=interactive)
 

@@ -15,6 +15,8 @@ from arena_app.services.chat import ChatService, ChatState
 from arena_app.ui.common import (
     Outputs,
     ParamSliders,
+    Update,
+    answer_note,
     button,
     chatbot,
     chatbot_value,
@@ -40,7 +42,7 @@ def _note(state: ChatState) -> str | None:
         return f"⚠️ {state.last.error or 'The answer failed.'}"
     if state.last.finish_reason == FinishReason.STOPPED:
         return "(stopped)"
-    return None
+    return answer_note(state.last.finish_reason, state.last.text)
 
 
 def _status(state: ChatState) -> str:
@@ -163,8 +165,9 @@ def build_direct_chat_tab(services: AppServices) -> ChatPanel:
         st = st or service.new_state()
         yield from drive_stream(render, st, lambda: service.regenerate(st), "")
 
-    def stop_fn(st: ChatState | None) -> str:
-        return "⏹ Stopping…" if st is not None and service.stop(st) else "Nothing is running."
+    def stop_fn(st: ChatState | None) -> str | Update:
+        # Stop pressed just as the answer finished: keep what the status already says
+        return "⏹ Stopping…" if st is not None and service.stop(st) else gr.update()
 
     def clear_fn(st: ChatState | None) -> Outputs:
         if st is not None:

@@ -32,10 +32,10 @@ CSS = """
 }
 """
 
-# Copy buttons: one per message, added as messages appear (the chatbots re-render their HTML, so an
-# observer puts a button back on any message that lost it). The button copies the message's text as shown
-# (innerText), never its HTML; it has no text of its own, so the message's text stays the same.
-_COPY_JS = """
+# Copy buttons and plain-text labels: one button per message, added as messages appear (the chatbots
+# re-render their HTML, so an observer puts a button back on any message that lost it). The button copies
+# the message's text as shown (innerText), never its HTML; it has no text of its own.
+_COPY_JS = r"""
 (() => {
   const SELECTOR = '[data-testid=bot], [data-testid=user]';
   const addButtons = (root) => {
@@ -56,10 +56,20 @@ _COPY_JS = """
       msg.prepend(b);
     }
   };
+  // the chatbots label each message with its HTML ("user's message: <p>Hi</p>"): screen readers get
+  // the plain text instead
+  const plainLabels = (root) => {
+    for (const el of root.querySelectorAll('[aria-label*="<"]')) {
+      // parsed by DOMParser into an inert document: nothing in it runs or loads (never innerHTML on
+      // a live element: the label holds text a user or a model wrote)
+      const doc = new DOMParser().parseFromString(el.getAttribute('aria-label'), 'text/html');
+      el.setAttribute('aria-label', (doc.body.textContent || '').replace(/\s+/g, ' ').trim());
+    }
+  };
   let queued = false;
   new MutationObserver(() => {
     if (queued) return; queued = true;
-    requestAnimationFrame(() => { queued = false; addButtons(document); });
+    requestAnimationFrame(() => { queued = false; addButtons(document); plainLabels(document); });
   }).observe(document.documentElement, {subtree: true, childList: true});
 })();
 """

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 
 import gradio as gr
 
 from arena_app.domain import BattleMode, Outcome
 from arena_app.services.app_services import AppServices
+from arena_app.services.battle_state import BattleState
 from arena_app.services.errors import NotFound
 from arena_app.ui.common import failure_notice
 from arena_app.ui.rendering import render_markdown
@@ -56,3 +58,20 @@ def build_shared_tab() -> gr.HTML:
     """The tab's one component (filled on page load from the link's token)."""
     gr.Markdown("### 🔗 A shared battle\nRead only. Start your own in the **Arena (battle)** tab.")
     return gr.HTML("", elem_id="shared-battle")
+
+
+def share_link_handler(services: AppServices) -> Callable[[BattleState | None], str]:
+    """The share link of a voted battle (empty before the vote, or when the operator turned links off)."""
+
+    def share_link(state: BattleState | None) -> str:
+        if state is None or not state.voted or state.battle_id is None or services.share is None:
+            return ""
+        token = services.share.token_for(state.battle_id)
+        if token is None:
+            return ""
+        return (
+            f"🔗 [Permalink to this battle](?share={token}) — read only: the conversation, both names and "
+            "your vote (never who you are). Copy it to share."
+        )
+
+    return share_link

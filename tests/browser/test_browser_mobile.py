@@ -82,7 +82,7 @@ def test_phone_reaches_every_leaderboard_column_without_page_overflow(
     last = box.locator("thead th").last
     expect(last).to_have_text("License")
     edge = last.bounding_box()
-    assert edge is not None and 0 <= edge["x"] and edge["x"] + edge["width"] <= PHONE["width"] + 1, edge
+    assert edge is not None and edge["x"] >= 0 and edge["x"] + edge["width"] <= PHONE["width"] + 1, edge
     for tab in ("battle", "sbs", "chat", "about", "leaderboard"):
         phone.goto(running_app.url + f"?tab={tab}")
         expect(phone.locator(f"#tab-{tab}")).to_be_visible()
@@ -102,10 +102,11 @@ def test_phone_vote_bar_is_on_screen_after_both_answers(phone: Any, running_app:
     vote = phone.locator("#battle-vote-a")
     expect(vote).to_be_enabled()
     box = vote.bounding_box()
-    assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= PHONE["height"], box
+    assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"], box
     # what is at the button's centre is the button (not covered by anything)
     hit = phone.evaluate(
-        "([x, y]) => { const el = document.elementFromPoint(x, y); return !!el && !!el.closest('#battle-vote-a'); }",
+        "([x, y]) => { const el = document.elementFromPoint(x, y);"
+        " return !!el && !!el.closest('#battle-vote-a'); }",
         [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2],
     )
     assert hit
@@ -128,5 +129,10 @@ def test_example_prompt_fills_the_box_and_copy_copies_the_text(page: Any, runnin
     copy.click()
     copied = page.evaluate("() => window.__arenaLastCopy")
     assert "streamed" in copied and "<" not in copied and "**" not in copied  # the text, not HTML
+    labels = page.evaluate(
+        "() => [...document.querySelectorAll('#battle-chatbot-a [aria-label]')]"
+        ".map((e) => e.getAttribute('aria-label'))"
+    )
+    assert any(mk in label for label in labels) and not [label for label in labels if "<" in label], labels
     page.click("#battle-new-round")
     expect(page.locator("#battle-examples")).to_be_visible()

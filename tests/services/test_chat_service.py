@@ -132,3 +132,21 @@ def test_chat_send_storage_failure_leaves_no_dangling_conversation(
     assert [c["id"] for c in conv] == [state.conversation_id]
     users = rows(services, "SELECT content FROM messages WHERE role = 'user'")
     assert users == [{"content": "hello"}]
+
+
+def test_a_second_vote_on_an_answer_replaces_the_first(
+    services: AppServices, script: Script, client: ClientIdentity
+) -> None:
+    chat = services.chat
+    state = chat.new_state()
+    script.set("alpha-up", Reply.text("an answer"))
+    drain(chat.send(state, "hello", "alpha", services.user_params(0.2, 0.8, 32), client))
+    chat.feedback(state, "upvote", client)
+    chat.feedback(state, "flag", client)
+    assert "replaces your upvote" in chat.feedback(state, "downvote", client)
+    kinds = sorted(r["kind"] for r in rows(services, "SELECT kind FROM feedback"))
+    assert kinds == ["downvote", "flag"]  # one up-or-down per answer; the flag stays
+    assert "replaces your downvote" in chat.feedback(state, "upvote", client)
+    assert sorted(r["kind"] for r in rows(services, "SELECT kind FROM feedback")) == ["flag", "upvote"]
+    with pytest.raises(NothingToDo, match="already"):
+        chat.feedback(state, "upvote", client)
