@@ -45,6 +45,13 @@ class ArenaSettings(BaseSettings):
         description="Comma-separated proxy addresses/CIDRs whose X-Forwarded-For header is trusted.",
     )
     max_turns: int = Field(default=10, ge=1, description="Most user turns in one battle or chat.")
+    resume_ttl_s: int = Field(
+        default=86400,
+        ge=60,
+        le=30 * 86400,
+        description="Seconds a browser's saved battle token stays valid: a reload within it resumes the "
+        "battle (on any replica); the token is signed with the secret resume_token_key.",
+    )
     max_input_chars: int = Field(default=8000, ge=1, description="Longest user message, in characters.")
     max_new_tokens: int = Field(default=1024, ge=1, description="Default output token limit per answer.")
     identity_words: Annotated[list[str], NoDecode] = Field(
@@ -53,7 +60,10 @@ class ArenaSettings(BaseSettings):
         "excludes a battle vote as an identity leak; names from the endpoint file are always included.",
     )
     min_votes: int = Field(
-        default=0, ge=0, description="Models with fewer votes are marked preliminary on the leaderboard."
+        default=20,
+        ge=0,
+        description="Models with fewer counted votes are shown apart as preliminary on the leaderboard "
+        "(and left out of `arena leaderboard fit|show` tables); 0 marks none.",
     )
     daily_vote_cap: int = Field(
         default=0,

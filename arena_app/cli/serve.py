@@ -34,6 +34,7 @@ SETTINGS = (
     "client_id_salt",
     "trusted_proxies",
     "max_turns",
+    "resume_ttl_s",
     "max_input_chars",
     "max_new_tokens",
     "identity_words",
@@ -115,7 +116,7 @@ def run(args: argparse.Namespace, settings: ArenaSettings) -> int:
 
     # the demo workers (if any) load while Gradio is imported and the app is built
     with serving(settings, say=_say, progress=print) as runtime:
-        from arena_app.ui.app import LAUNCH_KWARGS, build_app
+        from arena_app.ui.app import build_app, launch_kwargs
 
         app = build_app(runtime.services)
         app.queue(default_concurrency_limit=settings.concurrency_limit)
@@ -126,6 +127,6 @@ def run(args: argparse.Namespace, settings: ArenaSettings) -> int:
             server_port=settings.port,
             max_threads=max(40, settings.concurrency_limit + 16),
             show_error=False,
-            **LAUNCH_KWARGS,
+            **launch_kwargs(app, settings),
         )
     return 0

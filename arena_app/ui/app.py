@@ -9,35 +9,37 @@ from __future__ import annotations
 from typing import Literal, TypedDict
 
 import gradio as gr
+from starlette.middleware import Middleware
 
+from arena_app.domain import BattleMode
 from arena_app.services.app_services import AppServices
+from arena_app.settings import ArenaSettings
 from arena_app.ui.about_tab import build_about_tab
+from arena_app.ui.battle_resume import wire_resume
 from arena_app.ui.battle_tab import build_battle_tab
 from arena_app.ui.common import Outputs, slider_values
-from arena_app.ui.deep_links import HEAD, INITIAL_QUERY_JS, follow_tab_js, parse_query, resolve
+from arena_app.ui.deep_links import INITIAL_QUERY_JS, follow_tab_js, parse_query, resolve
 from arena_app.ui.direct_chat_tab import ChatPanel, build_direct_chat_tab
+from arena_app.ui.http_guard import RequestGuard, body_cap
 from arena_app.ui.leaderboard_tab import build_leaderboard_tab
+from arena_app.ui.page_assets import CSS, HEAD
 from arena_app.ui.shared_tab import build_shared_tab, shared_html
 from arena_app.ui.side_by_side_tab import build_side_by_side_tab
 
 TITLE = "LLM Arena"
-CSS = """
-.lb-table { width: 100%; border-collapse: collapse; }
-.lb-table th, .lb-table td { padding: 4px 8px; border-bottom: 1px solid var(--border-color-primary); }
-.lb-preliminary { color: var(--body-text-color-subdued); font-size: 0.85em; }
-"""
 
 
 def build_app(services: AppServices) -> gr.Blocks:
-    demo = gr.Blocks(title=TITLE)
+    # no tab takes files; whatever Gradio caches anyway is deleted hourly once an hour old
+    demo = gr.Blocks(title=TITLE, delete_cache=(3600, 3600))
     with demo:
         gr.Markdown(f"# ⚔️ {TITLE}")
         tabs: dict[str, gr.Tab] = {}
         with gr.Tabs(elem_id="main-tabs") as tab_set:
             with gr.Tab("Arena (battle)", id="battle", elem_id="tab-battle") as tabs["battle"]:
-                build_battle_tab(services)
+                battle_panel, terms = build_battle_tab(services)
             with gr.Tab("Arena (side-by-side)", id="sbs", elem_id="tab-sbs") as tabs["sbs"]:
-                build_side_by_side_tab(services)
+                sbs_panel = build_side_by_side_tab(services)
             with gr.Tab("Direct chat", id="chat", elem_id="tab-chat") as tabs["chat"]:
                 chat = build_direct_chat_tab(services)
             with gr.Tab("Leaderboard", id="leaderboard", elem_id="tab-leaderboard") as tabs["leaderboard"]:
@@ -49,6 +51,11 @@ def build_app(services: AppServices) -> gr.Blocks:
         # Reads the latest stored snapshot (cheap); never fits.
         demo.load(view_fn, inputs, outputs, api_visibility="private")
         wire_deep_links(services, demo, tab_set, tabs, shared_tab, shared, chat)
+        if terms is not None:
+            terms.wire_load(demo)
+        # a reload continues the browser's current battles (state from the database, on any replica)
+        wire_resume(demo, battle_panel, services, services.battle, BattleMode.ANONY)
+        wire_resume(demo, sbs_panel, services, services.named, BattleMode.NAMED)
     return demo
 
 
@@ -97,14 +104,37 @@ class LaunchOptions(TypedDict):
     ssr_mode: bool
     footer_links: list[Literal["api", "gradio", "settings", "runs"] | dict[str, str]]
     run_history: bool
+    enable_monitoring: bool
+    max_file_size: str
 
 
 #: keyword arguments for ``demo.launch`` (Gradio 6: css belongs to launch; SSR needs Node, so it is off;
-#: run history would store conversations in the browser, so it is off too).
+#: run history would store conversations in the browser, so it is off too; the monitoring dashboard
+#: would show per-event counts and latencies to anyone; uploads are refused by the request guard, and
+#: capped here too).
 LAUNCH_KWARGS: LaunchOptions = {
     "css": CSS,
     "head": HEAD,
     "ssr_mode": False,
     "footer_links": ["api", "gradio"],
     "run_history": False,
+    "enable_monitoring": False,
+    "max_file_size": "1kb",
 }
+
+
+class GuardedLaunchOptions(LaunchOptions):
+    app_kwargs: dict[str, list[Middleware]]
+
+
+def launch_kwargs(demo: gr.Blocks, settings: ArenaSettings) -> GuardedLaunchOptions:
+    """Everything ``demo.launch`` needs besides the address: :data:`LAUNCH_KWARGS` and the request guard
+    (:mod:`arena_app.ui.http_guard`) as middleware of Gradio's FastAPI app, with the body cap derived
+    from ``max_input_chars``."""
+    guard = Middleware(
+        RequestGuard,
+        max_body_bytes=body_cap(settings.max_input_chars),
+        known_fn=lambda index: index in demo.fns,
+        known_api=lambda name: any(fn.api_name == name for fn in demo.fns.values()),
+    )
+    return {**LAUNCH_KWARGS, "app_kwargs": {"middleware": [guard]}}

@@ -10,13 +10,13 @@ import gradio as gr
 from gradio.components import Component
 
 from arena_app.domain import VOTE_CHOICES, BattleMode, ExcludedReason, FinishReason, Outcome
-from arena_app.services.answers import params_text
+from arena_app.services.answers import displayable, params_text
 from arena_app.services.app_services import AppServices
 from arena_app.services.battle import BattleService
 from arena_app.services.battle_state import LABELS, BattleState
 from arena_app.services.client_id import ClientIdentity
 from arena_app.ui.common import Outputs, chatbot, chatbot_value, failure_notice, identify
-from arena_app.ui.panel_view import PanelEmitter, PanelView, wire_messages
+from arena_app.ui.panel_view import NO_BATTLE, PanelEmitter, PanelView, wire_messages
 from arena_app.ui.rendering import inline_code, plain_markdown
 
 OUTCOME_LABELS = {
@@ -47,6 +47,7 @@ class BattlePanel:
     reveal: gr.Markdown
     status: gr.Markdown
     share: gr.Markdown  # the share link, after a vote (see share_link_handler)
+    saved: gr.BrowserState  # the signed resume token of the current battle, in the browser's localStorage
 
     def outputs(self) -> list[Component]:
         return [
@@ -60,18 +61,22 @@ class BattlePanel:
             self.stop,
             self.regenerate,
             *self.votes.values(),
+            self.saved,
         ]
 
 
-def build_panel(prefix: str, intro: str) -> BattlePanel:
-    """Create the components (call inside a gr.Tab). elem_ids are documented in docs/ui.md."""
+def build_panel(prefix: str, intro: str, saved_secret: str) -> BattlePanel:
+    """Create the components (call inside a gr.Tab). elem_ids are documented in docs/ui.md.
+    ``saved_secret``: the BrowserState secret, the same on every replica (AppServices.browser_secret)."""
     state = gr.State(None)
+    # a fixed storage key, so that a reload served by any replica finds the token
+    saved = gr.BrowserState(NO_BATTLE, storage_key=f"arena-{prefix}-battle", secret=saved_secret)
     gr.Markdown(intro)
     with gr.Row():
         chat_a = chatbot(LABELS[0], f"{prefix}-chatbot-a")
         chat_b = chatbot(LABELS[1], f"{prefix}-chatbot-b")
     status = gr.Markdown("", elem_id=f"{prefix}-status")
-    with gr.Row():
+    with gr.Row(elem_id=f"{prefix}-vote-bar", elem_classes="vote-bar"):
         votes = {
             key: gr.Button(text, elem_id=f"{prefix}-vote-{key}", interactive=False) for key, text in VOTES
         }
@@ -92,7 +97,20 @@ def build_panel(prefix: str, intro: str) -> BattlePanel:
         regenerate = gr.Button(REGENERATE, elem_id=f"{prefix}-regenerate", interactive=False)
         new_round = gr.Button("🎲 New round", elem_id=f"{prefix}-new-round")
     return BattlePanel(
-        prefix, state, chat_a, chat_b, text, send, stop, regenerate, new_round, votes, reveal, status, share
+        prefix,
+        state,
+        chat_a,
+        chat_b,
+        text,
+        send,
+        stop,
+        regenerate,
+        new_round,
+        votes,
+        reveal,
+        status,
+        share,
+        saved,
     )
 
 
@@ -167,6 +185,7 @@ def panel_view(
             has_battle and not state.voted and not state.generating,
             *[can_vote for _ in VOTES],
         ),
+        saved=state.resume_token or NO_BATTLE,  # a new round forgets the finished battle
     )
 
 
@@ -194,7 +213,8 @@ def stream_updates(
             yield emitter.emit(view, current, final=not current.generating)
             first = False
     except Exception as exc:  # every error becomes status text; bugs are logged by failure_notice
-        view = panel_view(service, state, failure_notice(exc), keep_text if first else None)
+        # displayable: the refused text goes back into the box, and must be JSON-encodable to get there
+        view = panel_view(service, state, failure_notice(exc), displayable(keep_text) if first else None)
         yield emitter.emit(view, state, final=True)
 
 

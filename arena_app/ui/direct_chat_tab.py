@@ -156,7 +156,7 @@ def build_direct_chat_tab(services: AppServices) -> ChatPanel:
         client = identify(services, request)
 
         def run() -> Iterator[ChatState]:
-            params = services.user_params(temperature, top_p, int(max_new_tokens), model)
+            params = services.user_params(temperature, top_p, max_new_tokens, model)
             return service.send(st, text, model, params, client)
 
         yield from drive_stream(render, st, run, text)
