@@ -19,7 +19,7 @@ from arena_app.settings import ArenaSettings
 
 if TYPE_CHECKING:
     from arena_app.cli.settings_flags import Subcommands
-    from arena_app.demo_supervisor import WorkerStatus
+    from arena_app.services.model_admin import WorkerStatus
 
 
 SETTINGS = ("endpoints_file", "demo", "cache_dir")

@@ -21,6 +21,8 @@ from arena_app.services.errors import NotFound
 from arena_app.services.runtime import endpoint_file_errors, endpoints_path
 from arena_app.settings import ArenaSettings
 
+__all__ = ["CHECK_PROMPT", "ModelListing", "WorkerStatus", "check_models", "list_models"]
+
 CHECK_PROMPT = "Reply with the word OK."
 
 
