@@ -80,6 +80,17 @@ class ArenaSettings(BaseSettings):
         description="Active sampling: every pair keeps at least this share of its uniform probability "
         "(1 = uniform).",
     )
+    rate_limit_battles: str = Field(
+        default="60/hour",
+        description="Most battles (anonymous and side-by-side) one client may start, per salted client "
+        "hash, shared by every replica through the database: the limits notation N/second|minute|hour|day, "
+        "several rules separated by ';', or 'off'.",
+    )
+    rate_limit_votes: str = Field(
+        default="60/hour",
+        description="Most votes one client may cast, per salted client hash, shared by every replica "
+        "through the database (same notation as --rate-limit-battles, or 'off').",
+    )
     concurrency_limit: int = Field(
         default=64, ge=1, description="Most concurrent generation events the web app runs at once."
     )
@@ -102,6 +113,14 @@ class ArenaSettings(BaseSettings):
     def secrets_directory(self) -> Path:
         """``secrets_dir``, else ``cache_dir/secrets``."""
         return self.secrets_dir if self.secrets_dir is not None else Path(self.cache_dir) / "secrets"
+
+    @field_validator("rate_limit_battles", "rate_limit_votes")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        """Refuse a limit that cannot be parsed at start (the error names the bad part); keep it canonical."""
+        from arena_app.services.rate_limit_rules import parse_rate_limit
+
+        return str(parse_rate_limit(value))
 
     @field_validator("trusted_proxies", "identity_words", mode="before")
     @classmethod

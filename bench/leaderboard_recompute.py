@@ -2,12 +2,14 @@
 
     .venv/bin/python bench/leaderboard_recompute.py --votes 1000000 --models 100 --backend sqlite
     .venv/bin/python bench/leaderboard_recompute.py --votes 1000000 --models 100 --backend postgres
+    .venv/bin/python bench/leaderboard_recompute.py --votes 1000000 --models 100 --incremental
 
 Creates a fresh database (SQLite file in --dir, or a randomly named PostgreSQL database that is dropped
 afterwards unless --keep), migrates it, bulk-loads synthetic battles (90% anonymous, 5% excluded, style
 totals on every conversation, a "code" tag on 30%), then runs ``arena leaderboard recompute`` in a fresh
 process (default: 1000 bootstrap rounds, style control with sandwich intervals, online Elo) and prints
-its wall time and peak RSS.
+its wall time and peak RSS. With ``--incremental`` (bench/leaderboard_incremental.py): build the tallies
+once, add ``--new`` votes (default 1000), and time the incremental recompute in-process, by stage.
 """
 
 from __future__ import annotations
@@ -118,28 +120,33 @@ COLS = {
 }
 
 
-def load_sqlite(path: Path, d: dict[str, np.ndarray], m: int, batch: int = 100_000) -> None:
+def load_sqlite(
+    path: Path, d: dict[str, np.ndarray], m: int, batch: int = 100_000, start: int = 0, analyze: bool = True
+) -> None:
     con = sqlite3.connect(path)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=OFF")
     n = len(d["a"])
-    for s in range(0, n, batch):
+    for s in range(start, n, batch):
         for table, data in zip(COLS, rows(d, m, s, min(n, s + batch)), strict=True):
             marks = ",".join("?" * len(COLS[table].split(",")))
             con.executemany(f"INSERT INTO {table} ({COLS[table]}) VALUES ({marks})", data)
         con.commit()
-    con.execute("ANALYZE")
-    con.commit()
+    if analyze:
+        con.execute("ANALYZE")
+        con.commit()
     con.close()
 
 
-def load_postgres(url: str, d: dict[str, np.ndarray], m: int, batch: int = 100_000) -> None:
+def load_postgres(
+    url: str, d: dict[str, np.ndarray], m: int, batch: int = 100_000, start: int = 0, analyze: bool = True
+) -> None:
     import psycopg
 
     u = make_url(url)
     with psycopg.connect(host=u.host, port=u.port, user=u.username, dbname=u.database) as con:
         n = len(d["a"])
-        for s in range(0, n, batch):
+        for s in range(start, n, batch):
             for table, data in zip(COLS, rows(d, m, s, min(n, s + batch)), strict=True):
                 with con.cursor().copy(f"COPY {table} ({COLS[table]}) FROM STDIN") as cp:
                     for r in data:
@@ -149,7 +156,8 @@ def load_postgres(url: str, d: dict[str, np.ndarray], m: int, batch: int = 100_0
             con.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
             )
-        con.execute("ANALYZE")
+        if analyze:
+            con.execute("ANALYZE")
         con.commit()
 
 
@@ -183,6 +191,12 @@ def main() -> None:
     ap.add_argument("--url", help="reuse an already loaded database instead of creating one")
     ap.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
     ap.add_argument("--extra", default="", help="extra arguments for `arena leaderboard recompute`")
+    ap.add_argument(
+        "--incremental",
+        action="store_true",
+        help="instead: build the incremental tallies, add --new votes, time the incremental recompute",
+    )
+    ap.add_argument("--new", type=int, default=1000, help="votes added before the incremental recompute")
     args = ap.parse_args()
     admin = None
     url = args.url
@@ -210,6 +224,13 @@ def main() -> None:
                 f"loaded {args.votes:,} battles/votes ({args.models} models) into {args.backend} "
                 f"in {time.perf_counter() - t0:.0f} s"
             )
+        if args.incremental:
+            from bench.leaderboard_incremental import run_incremental
+
+            backend = "postgres" if url.startswith("postgresql") else "sqlite"
+            append = load_sqlite if backend == "sqlite" else load_postgres
+            run_incremental(url, args.models, args.new, simulate, append)
+            return
         wall, peak, out = run(url, args.extra.split())
         print(out.strip())
         print(f"[{args.backend}] arena leaderboard recompute: {wall:.2f} s wall, peak RSS {peak:.0f} MiB")

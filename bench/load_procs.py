@@ -32,7 +32,14 @@ ROOT = Path(__file__).resolve().parents[1]
 ARENA = str(Path(sys.executable).with_name("arena"))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PG_ADMIN_URL = os.environ.get("ARENA_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-CHILD_ENV = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+# every simulated user comes from 127.0.0.1, i.e. one client hash: the per-client rate limits are off
+CHILD_ENV = {
+    **os.environ,
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "HF_HUB_OFFLINE": "1",
+    "ARENA_RATE_LIMIT_BATTLES": "off",
+    "ARENA_RATE_LIMIT_VOTES": "off",
+}
 
 
 def cpu_seconds(pid: int) -> float | None:

@@ -18,10 +18,11 @@ if TYPE_CHECKING:
     from arena_app.cli.settings_flags import Subcommands
 
 SETTINGS = ("database_url", "client_id_salt", "secrets_dir", "cache_dir")
+LOG_SETTINGS = (*SETTINGS, "identity_words")
 
 
 def register(sub: Subcommands) -> None:
-    imp = add_command(sub, "import", settings=SETTINGS, help="import FastChat battles into the database")
+    imp = add_command(sub, "import", settings=LOG_SETTINGS, help="import FastChat battles into the database")
     what = imp.add_subparsers(dest="import_command", metavar="WHAT", required=True)
     battles = add_command(
         what,
@@ -40,6 +41,17 @@ def register(sub: Subcommands) -> None:
         "--strict", action="store_true", help="check every row first; import nothing if any is bad"
     )
     battles.set_defaults(func=_import_battles)
+    logs = add_command(
+        what,
+        "logs",
+        settings=LOG_SETTINGS,
+        help="import FastChat's raw *-conv.json conversation logs",
+        description="Rebuild battles, votes and conversations from every *-conv.json in DIR. FastChat's "
+        "cleaning rules become excluded_reason (identity words, error texts, names that do not match); "
+        "the voter's ip is stored only as its salted hash. Re-importing adds nothing (conv_id is the key).",
+    )
+    logs.add_argument("directory", type=Path, metavar="DIR")
+    logs.set_defaults(func=_import_logs)
 
 
 class _TtyProgress:
@@ -58,9 +70,11 @@ class _TtyProgress:
 
 
 def print_report(path: Path, report: ImportReport) -> None:
+    others = f", {report.other_records:,} other records" if report.other_records else ""
     print(
         f"{path}: {report.rows_read:,} rows read, {report.imported:,} battles imported, "
-        f"{report.already_present:,} already present, {report.bad_count:,} bad ({report.seconds:.1f} s)"
+        f"{report.already_present:,} already present, {report.bad_count:,} bad{others} "
+        f"({report.seconds:.1f} s)"
     )
     for bad in report.bad:
         print(f"  bad row {bad}", file=sys.stderr)
@@ -86,4 +100,25 @@ def _import_battles(args: argparse.Namespace, settings: ArenaSettings) -> int:
             if tty:
                 sys.stderr.write("\r\x1b[K")
     print_report(args.file, report)
+    return 1 if report.bad_count else 0
+
+
+def _import_logs(args: argparse.Namespace, settings: ArenaSettings) -> int:
+    from arena_app.services.importing_logs import import_logs
+
+    tty = sys.stderr.isatty()
+    with operator_database(settings.database_url) as factory:
+        salt = import_salt(factory, settings)
+        try:
+            report = import_logs(
+                factory,
+                args.directory,
+                salt=salt,
+                extra_words=settings.identity_words,
+                progress=_TtyProgress() if tty else None,
+            )
+        finally:
+            if tty:
+                sys.stderr.write("\r\x1b[K")
+    print_report(args.directory, report)
     return 1 if report.bad_count else 0

@@ -78,7 +78,17 @@ def register(sub: Subcommands) -> None:
     )
     fit.add_argument("--keep-named", action="store_true", help="keep non-anonymous (named) battles")
     fit.add_argument("--limit", type=int, default=40, help="rows to print (default 40; 0 = all)")
-    add_compute_flags(fit, style_default=None)
+    f = fit.add_argument_group("FastChat's filters (elo_analysis.py)")
+    f.add_argument("--exclude-models", nargs="+", default=[], metavar="MODEL", help="drop battles of these")
+    f.add_argument("--exclude-ties", action="store_true", help="drop ties and both-bad votes")
+    f.add_argument("--langs", nargs="+", default=[], metavar="LANG", help="keep only these languages")
+    f.add_argument(
+        "--daily-vote-cap",
+        type=_cap,
+        metavar="N",
+        help="keep each judge's first N votes of every UTC day (FastChat's --daily-vote-per-user)",
+    )
+    add_compute_flags(fit, style_default=False)
     fit.set_defaults(func=_fit)
 
     show = add_command(what, "show", settings=SHOW_SETTINGS, help="print the latest stored snapshot")
@@ -94,6 +104,16 @@ def register(sub: Subcommands) -> None:
     show.set_defaults(func=_show)
     register_science(what)
     register_fresh(what)
+
+
+def _cap(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
 
 
 @contextmanager
@@ -158,11 +178,14 @@ def _fit(args: argparse.Namespace, settings: ArenaSettings) -> int:
         method_lines,
         write_ratings,
     )
-    from arena_app.services.leaderboard_service import fit_file
+    from arena_app.services.leaderboard_service import FileFilters, fit_file
 
     if args.out:
         check_out_path(args.out)  # before the fit, not after it
     params = compute_params(args, settings.min_votes)
+    filters = FileFilters(
+        tuple(args.exclude_models), args.exclude_ties, tuple(args.langs), args.daily_vote_cap
+    )
     with _progress_line() as progress:
         out = fit_file(
             args.file,
@@ -170,11 +193,15 @@ def _fit(args: argparse.Namespace, settings: ArenaSettings) -> int:
             fmt=args.fmt,
             category=args.category,
             keep_named=args.keep_named,
+            filters=filters,
             progress=progress,
         )
     _print_fit_summary(args.file, out)
-    print(format_table(out.result, min_votes=params.min_votes, limit=_limit(args)))
-    print("\n".join(method_lines(out.result)))
+    res = out.result
+    print(format_table(res, style=res.style is not None, min_votes=params.min_votes, limit=_limit(args)))
+    if res.style:
+        print("style coefficients: " + ", ".join(f"{k} {v:+.3f}" for k, v in res.style.coefficients.items()))
+    print("\n".join(method_lines(res)))
     if args.out:
         n = write_ratings(out.result, args.out, min_votes=params.min_votes)
         print(f"wrote {n} rows to {args.out}")
@@ -190,6 +217,11 @@ def _print_fit_summary(path: Path, out: FileFitOutcome) -> None:
     for reason, n in sorted(fb.dropped.items()):
         if n:
             print(f"  dropped {n:,} rows: {reason}")
+    if out.unknown_excluded:
+        print(
+            f"  --exclude-models names no model of the file: {', '.join(out.unknown_excluded)}",
+            file=sys.stderr,
+        )
     if fb.unknown_winners:
         total = sum(fb.unknown_winners.values())
         examples = ", ".join(f"{w!r} x{n}" for w, n in fb.unknown_winners.most_common(5))

@@ -42,6 +42,8 @@ SETTINGS = (
     "style_recompute_every",
     "sampling",
     "sampling_floor",
+    "rate_limit_battles",
+    "rate_limit_votes",
     "concurrency_limit",
     "demo",
     "cache_dir",

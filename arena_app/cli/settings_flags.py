@@ -33,6 +33,8 @@ METAVARS = {
     "cache_dir": "DIR",
     "secrets_dir": "DIR",
     "sampling": "uniform|weighted|active",
+    "rate_limit_battles": "N/UNIT[;...]|off",
+    "rate_limit_votes": "N/UNIT[;...]|off",
 }
 
 

@@ -11,7 +11,6 @@ import operator
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from itertools import repeat
 from typing import Any, cast
 
@@ -20,8 +19,13 @@ from numpy.typing import DTypeLike, NDArray
 
 from arena_app.domain import OUTCOME_CODES
 from arena_app.files.battle_readers import BattleFileError, Column
+from arena_app.files.cell_values import is_anony as _is_anony
+from arena_app.files.cell_values import seconds as _seconds
+from arena_app.files.cell_values import tag_list as _tag_list
+from arena_app.files.cell_values import whole as _int
 from arena_app.files.cluster_codes import ClusterCodes
-from arena_app.files.csv_fast import Block, Factor
+from arena_app.files.csv_arrow import Block, Factor
+from arena_app.files.style_columns import Features, StyleColumns, extras_mask
 from leaderboard.categories import MULTI_TURN, category_filter
 
 Codes = NDArray[np.int64]
@@ -42,12 +46,24 @@ class FileBattles:
     dropped: Counter[str] = field(default_factory=Counter)
     unknown_winners: Counter[str] = field(default_factory=Counter)
     cluster: Codes | None = None  # per battle, 0..C-1, when read_battles was asked for a cluster column
+    style: tuple[Features, Features] | None = None  # (n, 4) totals per side, when asked for style
+    tstamp: NDArray[np.float64] | None = None  # unix seconds per battle, when asked for times
 
 
 class BattleAccumulator:
     """Turns column chunks into compact code arrays; keeps the drop counts."""
 
-    def __init__(self, category: str, keep_named: bool, cluster: str | None = None) -> None:
+    def __init__(
+        self,
+        category: str,
+        keep_named: bool,
+        cluster: str | None = None,
+        *,
+        style: bool = False,
+        langs: frozenset[str] | None = None,
+    ) -> None:
+        self.style = StyleColumns() if style else None
+        self.langs = langs
         self.filter = category_filter(category)
         self.keep_named = keep_named
         self.clusters = ClusterCodes(cluster) if cluster is not None else None
@@ -72,6 +88,8 @@ class BattleAccumulator:
         turn: Column | None,
         tags: Column | None,
         cluster: Column | None = None,
+        style: Column | None = None,
+        language: Column | None = None,
     ) -> None:
         """Add a chunk given column-wise (one entry per row)."""
         n = len(model_a)
@@ -95,6 +113,7 @@ class BattleAccumulator:
             ok = self._category_mask(n, turn, tags)
             drop("outside the category", ~ok)
             keep &= ok
+        keep &= extras_mask(n, self.style is not None, self.langs, style, language, drop)
         try:
             o = np.fromiter(map(_WINNER_CODES.get, winner, repeat(-1)), dtype=np.int8, count=n)
         except TypeError:  # an unhashable winner (a list or object): unknown, and reported as such
@@ -121,10 +140,12 @@ class BattleAccumulator:
         ts = self._tstamps(tstamp, len(keep))
         if self.clusters is not None:
             self.clusters.add(cluster, keep)
+        if self.style is not None and style is not None:
+            self.style.add(style, keep)
         self.parts.append((a[keep], b[keep], o[keep], ts[keep] if ts is not None else None))
 
     def add_block(self, blk: Block) -> None:
-        """Add a numpy-parsed CSV block: every per-row decision is a table look-up on distinct values."""
+        """Add a pyarrow-parsed CSV block: every per-row decision is a table look-up on distinct values."""
         n = blk.n
         self.rows += n
         keep = np.ones(n, dtype=bool)
@@ -139,14 +160,17 @@ class BattleAccumulator:
         def drop(reason: str, bad: Mask) -> None:
             self.dropped[reason] += int((keep & bad).sum())
 
-        if not self.keep_named:
+        if not self.keep_named and "mode" in f:
             ok = table(f["mode"], _is_anony, bool)
             drop("not anonymous", ~ok)
             keep &= ok
-        excluded = ~blk.empty["excluded_reason"]
-        drop("excluded_reason set", excluded)
-        keep &= ~excluded
+        if "excluded_reason" in blk.empty:
+            excluded = ~blk.empty["excluded_reason"]
+            drop("excluded_reason set", excluded)
+            keep &= ~excluded
         if self.filter.kind == "min_turns":
+            if "turn" not in f:
+                raise BattleFileError(f"category {MULTI_TURN} needs a 'turn' column/field in the file")
             ok = table(f["turn"], lambda v: _int(v) >= self.filter.min_turns, bool)
             drop("outside the category", ~ok)
             keep &= ok
@@ -164,24 +188,17 @@ class BattleAccumulator:
         a = table(f["model_a"], lambda v: self.model_ids.get(v, -1), np.int32)
         b = table(f["model_b"], lambda v: self.model_ids.get(v, -1), np.int32)
         keep &= _paired(a, b, drop)
-        ts = blk.tstamp
-        self.any_tstamp = True
-        if self.sorted_so_far and n:
-            ordered = False
-            if ts is not None:
-                ordered = bool(np.all(ts[1:] >= ts[:-1]))
+        ts = blk.seconds
+        if ts is not None:
+            self.any_tstamp = True
+            if self.sorted_so_far and n:  # NaN (unparseable) compares False: not known to be in order
                 last = self.last_tstamp
-                # kept as str, like the csv-module path (_tstamps): a file may mix both kinds of block
-                if ordered and last is not None:
-                    first = bytes(ts[0]).decode("ascii", "replace")
-                    ordered = isinstance(last, str) and len(last) == ts.itemsize and last <= first
-                if ordered:
-                    self.last_tstamp = bytes(ts[-1]).decode("ascii", "replace")
-            if not ordered:
-                self.sorted_so_far = False  # read again through the csv module, parsing the times
+                ordered = bool(np.all(ts[1:] >= ts[:-1])) and (last is None or bool(last <= ts[0]))
+                self.last_tstamp = float(ts[-1])
+                self.sorted_so_far = ordered
         if self.clusters is not None:
             self.clusters.add_factor(f.get("judge"), keep)
-        self.parts.append((a[keep], b[keep], o[keep], None))
+        self.parts.append((a[keep], b[keep], o[keep], ts[keep] if ts is not None else None))
 
     def _category_mask(self, n: int, turn: Column | None, tags: Column | None) -> Mask:
         f = self.filter
@@ -239,8 +256,17 @@ class BattleAccumulator:
         for new, name in enumerate(names):
             remap[self.model_ids[name]] = new
         cluster = self.clusters.codes() if self.clusters is not None else None
+        style = self.style.features() if self.style is not None else None
         return FileBattles(
-            names, remap[a], remap[b], o.astype(np.int64), self.rows, self.dropped, self.unknown, cluster
+            names,
+            remap[a],
+            remap[b],
+            o.astype(np.int64),
+            self.rows,
+            self.dropped,
+            self.unknown,
+            cluster,
+            style,
         )
 
 
@@ -261,39 +287,3 @@ class NeedsSort(Exception):
 _ANONY: dict[object, bool] = {True: True, "anony": True, "true": True}  # True == 1, so 1 is in too
 # dict.get with a default works in C; unhashable winners (lists, dicts) are mapped to "unknown" first
 _WINNER_CODES: dict[object, int] = {name: code for name, code in OUTCOME_CODES.items()}
-
-
-def _is_anony(v: object) -> bool:
-    return v is True or v == "anony" or v == "true" or v == "True" or v == 1 or v == "1"
-
-
-def _int(v: object) -> int:
-    if not isinstance(v, int | float | str):
-        return 0
-    try:
-        return int(v)
-    except ValueError:
-        return 0
-
-
-def _tag_list(v: object) -> list[str]:
-    if isinstance(v, list):
-        return [t for t in v if isinstance(t, str)]
-    if isinstance(v, str):
-        return [t for t in v.split(",") if t]
-    return []
-
-
-def _seconds(v: object) -> float:
-    if isinstance(v, int | float):
-        return float(v)
-    if isinstance(v, str):
-        try:
-            return float(v)
-        except ValueError:
-            pass
-        try:
-            return datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            return float("nan")
-    return float("nan")

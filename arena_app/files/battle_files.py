@@ -12,6 +12,7 @@ are reported with examples, never silently dropped.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +29,9 @@ from arena_app.files.battle_readers import (
     json_chunks,
     jsonl_chunks,
 )
-from arena_app.files.csv_fast import Block
+from arena_app.files.csv_arrow import Block
 from arena_app.files.gc_pause import gc_paused
+from arena_app.files.style_columns import NO_STYLE
 from leaderboard.categories import OVERALL, category_filter
 
 __all__ = ["BattleFileError", "FileBattles", "read_battles"]
@@ -42,9 +44,15 @@ def read_battles(
     category: str = OVERALL,
     keep_named: bool = False,
     cluster: str | None = None,
+    style: bool = False,
+    langs: frozenset[str] | None = None,
+    times: bool = False,
 ) -> FileBattles:
     """Read and filter a battles file; battles come back in time order. ``cluster``: also read this column
-    (one of :data:`~arena_app.files.battle_readers.CLUSTER_COLUMNS`) as one code per battle."""
+    (one of :data:`~arena_app.files.battle_readers.CLUSTER_COLUMNS`) as one code per battle. ``style``:
+    also each battle's style totals from FastChat's ``conv_metadata`` (rows without them are dropped);
+    ``langs``: keep only rows whose ``language`` is one of these (FastChat's ``--langs``); ``times``: also
+    each battle's unix time (``FileBattles.tstamp``; the file must have a ``tstamp``)."""
     if cluster is not None and cluster not in CLUSTER_COLUMNS:
         raise BattleFileError(f"unknown cluster column {cluster!r}: use {' or '.join(CLUSTER_COLUMNS)}")
     path = Path(path)
@@ -54,14 +62,29 @@ def read_battles(
     if fmt not in FORMATS:
         raise BattleFileError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     kind = category_filter(category).kind
+    if style and fmt == "csv":
+        raise BattleFileError(
+            "style control needs FastChat's conv_metadata, which a CSV file has not: fit a FastChat "
+            "clean_battle file or `arena export votes --format fastchat`"
+        )
+    want = frozenset({"style"} if style else set()) | frozenset({"tags"} if kind == "tag" else set())
+    options = _Options(category, keep_named, cluster, style, langs, times)
 
     def read(chunks: Chunks, *, trust_order: bool) -> FileBattles:
-        return _read(path, chunks, category, keep_named, trust_order=trust_order, cluster=cluster)
+        fb = _read(path, chunks, options, trust_order=trust_order)
+        if style and not len(fb.model_a) and fb.dropped[NO_STYLE]:
+            raise BattleFileError(
+                f"{path.name}: style control needs FastChat's conv_metadata, and no battle has it (fit a "
+                "FastChat clean_battle file, or `arena export votes --format fastchat`)"
+            )
+        if times and fb.tstamp is None and len(fb.model_a):
+            raise BattleFileError(f"{path.name}: the daily vote cap needs each battle's tstamp")
+        return fb
 
     with gc_paused():
         try:
             if fmt == "csv":
-                fast_ok = kind != "tag" and cluster in (None, "judge")
+                fast_ok = kind != "tag" and cluster in (None, "judge") and langs is None
                 return read(
                     lambda fast: csv_chunks(
                         path,
@@ -72,11 +95,11 @@ def read_battles(
                     trust_order=True,
                 )
             if fmt == "jsonl":
-                return read(lambda fast: jsonl_chunks(path), trust_order=False)
+                return read(lambda fast: jsonl_chunks(path, want), trust_order=False)
             try:
-                return read(lambda fast: json_chunks(path), trust_order=False)
+                return read(lambda fast: json_chunks(path, want=want), trust_order=False)
             except NotFlatJSON:
-                return read(lambda fast: json_chunks(path, stream=False), trust_order=False)
+                return read(lambda fast: json_chunks(path, stream=False, want=want), trust_order=False)
         except UnicodeDecodeError as exc:  # CSV is decoded as UTF-8 (JSON readers report it themselves)
             raise BattleFileError(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
 
@@ -85,21 +108,26 @@ def read_battles(
 Chunks = Callable[[bool], Iterable[Columns | Block]]
 
 
-def _read(
-    path: Path,
-    chunks: Chunks,
-    category: str,
-    keep_named: bool,
-    *,
-    trust_order: bool = True,
-    cluster: str | None = None,
-) -> FileBattles:
+@dataclass(frozen=True)
+class _Options:
+    category: str
+    keep_named: bool
+    cluster: str | None
+    style: bool
+    langs: frozenset[str] | None
+    times: bool
+
+
+def _read(path: Path, chunks: Chunks, options: _Options, *, trust_order: bool = True) -> FileBattles:
     """``trust_order``: first read assuming the file is in time order (checked; CSV timestamps then need no
     parsing), and read again parsing them only if it is not. Otherwise parse timestamps at once and sort
     (stable) at the end."""
-    attempts = ("fast", "sorted") if trust_order else ("sorted",)
+    attempts = ("fast", "sorted") if trust_order and not options.times else ("sorted",)
     for attempt in attempts:
-        acc = BattleAccumulator(category, keep_named, cluster)
+        cluster = options.cluster
+        acc = BattleAccumulator(
+            options.category, options.keep_named, cluster, style=options.style, langs=options.langs
+        )
         acc.sorted_so_far = attempt == "fast"
         for cols in chunks(attempt == "fast"):
             if isinstance(cols, Block):
@@ -116,12 +144,14 @@ def _read(
                 turn=cols.get("turn"),
                 tags=cols.get("tags"),
                 cluster=cols.get(cluster) if cluster is not None else None,
+                style=cols.get("style"),
+                language=cols.get("language"),
             )
         try:
             return acc.finish()
         except NeedsSort:
-            if attempt == "sorted":
-                return _sorted(acc)
+            if attempt == "sorted" or all(p[3] is not None for p in acc.parts):
+                return _sorted(acc)  # (pyarrow blocks carry their times: no second read)
             # not in time order: read again, parsing every timestamp this time
     raise AssertionError("unreachable")
 
@@ -137,5 +167,9 @@ def _sorted(acc: BattleAccumulator) -> FileBattles:
     acc.parts = [(a[order], b[order], o[order], None)]
     if acc.clusters is not None:
         acc.clusters.reorder(order)
+    if acc.style is not None:
+        acc.style.reorder(order)
     acc.any_tstamp = False
-    return acc.finish()
+    fb = acc.finish()
+    fb.tstamp = ts[order]
+    return fb

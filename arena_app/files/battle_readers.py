@@ -1,25 +1,24 @@
 """Readers of battles files, yielding column chunks (see :mod:`arena_app.files.battle_files`).
 
-CSV: our export's layout goes through the numpy block parser (:mod:`arena_app.files.csv_fast`), anything
-else through the csv module; JSON (a FastChat clean_battle array) through orjson when installed (a gradio
+CSV through pyarrow's reader (:mod:`arena_app.files.csv_arrow`), or the csv module when tags, languages or
+prompt clusters are wanted; JSON (a FastChat clean_battle array) through orjson when installed (a gradio
 dependency) else the stdlib; JSON Lines in chunks of lines parsed as one array.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import itertools
 import json
 import operator
-from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import repeat
 from pathlib import Path
-from typing import IO, cast
+from typing import cast
 
-from arena_app.files.csv_fast import Block, parse_block
+from arena_app.files.cell_values import whole
+from arena_app.files.csv_arrow import Block, CsvLayoutError, arrow_blocks, header
+from arena_app.files.fastchat_rows import fastchat_tags, style_cell
 
 CHUNK_ROWS = 200_000
 FORMATS = ("csv", "json", "jsonl")
@@ -52,88 +51,31 @@ def detect_format(path: Path) -> str:
     )
 
 
-EXPORT_HEADER = (
-    "vote_id",
-    "battle_id",
-    "tstamp",
-    "mode",
-    "model_a",
-    "model_b",
-    "winner",
-    "turn",
-    "excluded_reason",
-)
-BLOCK_BYTES = 16 << 20
-
-
 def csv_chunks(
     path: Path, *, fast: bool, want_turn: bool = False, want_judge: bool = False
 ) -> Iterator[Columns | Block]:
-    """Column chunks. On our export's layout the fast path parses 16 MB blocks with numpy
-    (:mod:`arena_app.files.csv_fast`) and yields each :class:`Block`; other layouts, and blocks with
-    quoting, go through the csv module."""
-    with path.open("rb") as fh:
-        header_line = fh.readline().decode("utf-8-sig")
-        if not header_line.strip():
-            return
-        header = next(csv.reader([header_line]))
-        col = {name.strip(): i for i, name in enumerate(header)}
-        missing = [c for c in ("model_a", "model_b", "winner") if c not in col]
-        if missing:
-            raise BattleFileError(
-                f"{path.name}: CSV header lacks {', '.join(missing)} (expected our export's columns: "
-                "vote_id,battle_id,tstamp,mode,model_a,model_b,winner,turn,excluded_reason,judge,tags)"
-            )
-        width = len(header)
-        if not fast or tuple(h.strip() for h in header[: len(EXPORT_HEADER)]) != EXPORT_HEADER:
-            with path.open(newline="", encoding="utf-8-sig") as text:
-                text.readline()
-                yield from _csv_rows(path.name, csv.reader(text), col, width)
-            return
-        wanted = {"mode": 3, "model_a": 4, "model_b": 5, "winner": 6}
-        if want_turn:
-            wanted["turn"] = 7
-        if want_judge:
-            if width <= 9 or header[9].strip() != "judge":
-                raise BattleFileError(f"{path.name}: no 'judge' column (the export's 10th column)")
-            wanted["judge"] = 9
-        # Blocks are parsed two at a time on worker threads (numpy releases the GIL) and used in order.
-        with ThreadPoolExecutor(2) as pool:
-            pending: deque[tuple[bytes, Future[Block | None]]] = deque()
-            for block in _line_blocks(fh):
-                pending.append(
-                    (block, pool.submit(parse_block, block, width, wanted, {"excluded_reason": 8}, 2))
-                )
-                if len(pending) >= 2:
-                    yield from _parsed(path.name, *pending.popleft(), col, width)
-            while pending:
-                yield from _parsed(path.name, *pending.popleft(), col, width)
-
-
-def _line_blocks(fh: IO[bytes]) -> Iterator[bytes]:
-    """~BLOCK_BYTES pieces of a binary file, each ending at a newline (one is added at the very end)."""
-    rest = b""
-    while True:
-        data = fh.read(BLOCK_BYTES)
-        block = rest + data
-        if not data:
-            if block.strip():
-                yield block if block.endswith(b"\n") else block + b"\n"
-            return
-        cut = block.rfind(b"\n") + 1
-        block, rest = block[:cut], block[cut:]
-        if block:
-            yield block
-
-
-def _parsed(
-    name: str, block: bytes, future: Future[Block | None], col: dict[str, int], width: int
-) -> Iterator[Columns | Block]:
-    parsed = future.result()
-    if parsed is not None:
-        yield parsed
-    else:  # quoting, ragged lines or odd fields: the csv module decides
-        yield from _csv_rows(name, csv.reader(io.StringIO(block.decode("utf-8"), newline="")), col, width)
+    """Column chunks. With ``fast``, pyarrow's reader factorises every needed column
+    (:mod:`arena_app.files.csv_arrow`) and each :class:`Block` comes whole; otherwise (tags, languages or
+    prompt clusters wanted) the csv module yields every column of the file."""
+    if fast:
+        try:
+            yield from arrow_blocks(path, want_turn=want_turn, want_judge=want_judge)
+        except CsvLayoutError as exc:
+            raise BattleFileError(str(exc)) from exc
+        return
+    names = header(path)
+    if not names:
+        return
+    col = {name: i for i, name in enumerate(names)}
+    missing = [c for c in ("model_a", "model_b", "winner") if c not in col]
+    if missing:
+        raise BattleFileError(
+            f"{path.name}: CSV header lacks {', '.join(missing)} (expected our export's columns: "
+            "vote_id,battle_id,tstamp,mode,model_a,model_b,winner,turn,excluded_reason,judge,tags)"
+        )
+    with path.open(newline="", encoding="utf-8-sig") as text:
+        text.readline()
+        yield from _csv_rows(path.name, csv.reader(text), col, len(names))
 
 
 def _csv_rows(name: str, reader: Iterator[list[str]], col: dict[str, int], width: int) -> Iterator[Columns]:
@@ -154,8 +96,9 @@ def _csv_rows(name: str, reader: Iterator[list[str]], col: dict[str, int], width
 _MISSING = object()
 
 
-def _object_columns(values: object, where: str) -> Columns:
-    """Columns of a chunk of JSON objects; every per-object step is a C-level ``map``."""
+def _object_columns(values: object, where: str, want: frozenset[str] = frozenset()) -> Columns:
+    """Columns of a chunk of JSON objects; every per-object step is a C-level ``map``. ``want``: derived
+    columns to add: ``style`` (each row's conv_metadata totals), ``tags`` (FastChat's category fields)."""
     if not isinstance(values, list) or not all(map(isinstance, values, repeat(dict))):
         raise BattleFileError(f"{where}: every battle must be a JSON object with model_a, model_b, winner")
     objs = cast("list[dict[str, object]]", values)
@@ -167,10 +110,14 @@ def _object_columns(values: object, where: str) -> Columns:
             lacking = ", ".join(r for r in ("model_a", "model_b", "winner") if r not in o)
             raise BattleFileError(f"{where}: a battle lacks {lacking}: {json.dumps(o)[:200]}")
         out[k] = col
-    for k in ("anony", "mode", "excluded_reason", "tstamp", "turn", "tags", *CLUSTER_COLUMNS):
+    for k in ("anony", "mode", "excluded_reason", "tstamp", "turn", "tags", "language", *CLUSTER_COLUMNS):
         # the whole chunk (stops at the first hit, in C): files that omit null keys may name a key late
         if any(map(operator.contains, objs, repeat(k))):
             out[k] = list(map(dict.get, objs, repeat(k)))
+    if "style" in want and any(map(operator.contains, objs, repeat("conv_metadata"))):
+        out["style"] = list(map(style_cell, map(dict.get, objs, repeat("conv_metadata"))))
+    if "tags" in want:
+        out["tags"] = [fastchat_tags(o, whole(o.get("turn", 1))) for o in objs]
     return out
 
 
@@ -233,14 +180,14 @@ def _flat_array_pieces(path: Path) -> Iterator[list[object]]:
                 return
 
 
-def json_chunks(path: Path, *, stream: bool = True) -> Iterator[Columns]:
+def json_chunks(path: Path, *, stream: bool = True, want: frozenset[str] = frozenset()) -> Iterator[Columns]:
     """A JSON array of battles. With ``stream`` flat rows come in pieces (bounded memory) and
     :class:`NotFlatJSON` is raised, possibly after some chunks, when the file does not allow it: the caller
     then starts over with ``stream=False``, which parses the whole file at once."""
     if stream:
         try:
             for objs in _flat_array_pieces(path):
-                yield _object_columns(objs, path.name)
+                yield _object_columns(objs, path.name, want)
         except _NotFlat:
             raise NotFlatJSON(path.name) from None
         return
@@ -251,10 +198,10 @@ def json_chunks(path: Path, *, stream: bool = True) -> Iterator[Columns]:
     if not isinstance(data, list):
         raise BattleFileError(f"{path.name}: expected a JSON array of battles (FastChat clean_battle format)")
     for start in range(0, len(data), CHUNK_ROWS):
-        yield _object_columns(data[start : start + CHUNK_ROWS], path.name)
+        yield _object_columns(data[start : start + CHUNK_ROWS], path.name, want)
 
 
-def jsonl_chunks(path: Path) -> Iterator[Columns]:
+def jsonl_chunks(path: Path, want: frozenset[str] = frozenset()) -> Iterator[Columns]:
     with path.open("rb") as fh:
         line_no = 0  # lines read before this chunk, blank ones included (error messages cite file lines)
         while True:
@@ -277,5 +224,5 @@ def jsonl_chunks(path: Path) -> Iterator[Columns]:
                             raise BattleFileError(
                                 f"{path.name}: line {line_no + i + 1} is not JSON ({exc})"
                             ) from exc
-                yield _object_columns(objs, path.name)
+                yield _object_columns(objs, path.name, want)
             line_no += len(raw)

@@ -7,7 +7,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from arena_app.files.battle_readers import BattleFileError, Column
-from arena_app.files.csv_fast import Factor
+from arena_app.files.csv_arrow import Factor
 
 Codes = NDArray[np.int64]
 Mask = NDArray[np.bool_]

@@ -242,3 +242,19 @@ def parse_battle(row: object) -> FastChatBattle:
         conversation_a=_conversation(row.get("conversation_a"), "conversation_a"),
         conversation_b=_conversation(row.get("conversation_b"), "conversation_b"),
     )
+
+
+#: the eight style totals of one row: tokens, headers, lists, bold of side a, then of side b
+StyleCell = tuple[int, int, int, int, int, int, int, int]
+
+
+def style_cell(meta: object) -> StyleCell | None:
+    """The style totals of one row's ``conv_metadata`` (None when absent or not usable), for the file fit."""
+    if not isinstance(meta, Mapping):
+        return None
+    try:
+        a, b = style_counts(meta, "a"), style_counts(meta, "b")
+    except RowProblem:
+        return None
+    assert a is not None and b is not None
+    return (a.tokens, a.headers, a.lists, a.bold, b.tokens, b.headers, b.lists, b.bold)

@@ -24,6 +24,7 @@ from arena_app.services.client_id import ClientIdentifier, ClientIdentity
 from arena_app.services.client_salt import resolve_client_salt
 from arena_app.services.identity import IdentityDetector
 from arena_app.services.pair_sampling import make_sampler
+from arena_app.services.rate_limits import RateLimiter
 from arena_app.services.sampling import ModelPicker
 from arena_app.services.view_cache import ViewCache
 from arena_app.settings import ArenaSettings
@@ -122,6 +123,8 @@ def create_services(
         detector=detector,
         max_turns=settings.max_turns,
         max_input_chars=settings.max_input_chars,
+        battle_limit=RateLimiter.of("battle", settings.rate_limit_battles),
+        vote_limit=RateLimiter.of("vote", settings.rate_limit_votes),
     )
     chat = ChatService(
         registry=registry,

@@ -21,6 +21,8 @@ from arena_app.services.conversation import ConversationService
 from arena_app.services.errors import InputRejected, NothingToDo, VoteRejected, storage_errors
 from arena_app.services.identity import IdentityDetector
 from arena_app.services.live_answers import AnswerSource, SideJob, SideOutcome
+from arena_app.services.rate_limit_rules import OFF
+from arena_app.services.rate_limits import RateLimiter
 from arena_app.services.sampling import ModelPicker
 from arena_app.storage import api
 from arena_app.storage.db import session_scope
@@ -41,7 +43,10 @@ class BattleService(ConversationService[BattleState]):
         detector: IdentityDetector,
         max_turns: int,
         max_input_chars: int,
+        battle_limit: RateLimiter | None = None,
+        vote_limit: RateLimiter | None = None,
     ) -> None:
+        """``battle_limit`` / ``vote_limit``: per-client rate limits (checked in the storing transaction)."""
         super().__init__(
             registry=registry,
             session_factory=session_factory,
@@ -50,6 +55,8 @@ class BattleService(ConversationService[BattleState]):
             max_input_chars=max_input_chars,
         )
         self._detector = detector
+        self._battle_limit = battle_limit or RateLimiter("battle", OFF)
+        self._vote_limit = vote_limit or RateLimiter("vote", OFF)
 
     # ------------------------------------------------------------------ rounds
 
@@ -123,6 +130,7 @@ class BattleService(ConversationService[BattleState]):
         with storage_errors(), session_scope(self._sf) as s:
             if picked is not None:
                 names, side_params, weight = picked
+                self._battle_limit.lock(s, client.client_hash)
                 record = api.create_battle(
                     s,
                     mode=state.mode,
@@ -135,6 +143,7 @@ class BattleService(ConversationService[BattleState]):
                     sampling_weight=weight,
                 )
                 battle_id = record.id
+                self._battle_limit.check(s, client.client_hash, battle_id)
                 sides = [
                     Side(names[0], record.conversation_a_id, side_params[0]),
                     Side(names[1], record.conversation_b_id, side_params[1]),
@@ -203,7 +212,8 @@ class BattleService(ConversationService[BattleState]):
         excluded = ExcludedReason.IDENTITY_LEAK if leaks else None
         tags = self._tags(state)
         with storage_errors(duplicate_vote=ALREADY_VOTED), session_scope(self._sf) as s:
-            api.record_vote(
+            self._vote_limit.lock(s, client.client_hash)
+            vote = api.record_vote(
                 s,
                 battle_id=state.battle_id,
                 outcome=outcome,
@@ -212,6 +222,7 @@ class BattleService(ConversationService[BattleState]):
                 client_hash=client.client_hash,
                 excluded_reason=excluded,
             )
+            self._vote_limit.check(s, client.client_hash, vote.id)
             if tags:
                 api.add_battle_tags(s, state.battle_id, tags)
         state.outcome = outcome

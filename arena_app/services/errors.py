@@ -6,6 +6,7 @@
     ├── Refused             the request was refused and nothing changed (bad input, a rule, wrong moment)
     │   ├── InputRejected   a message, parameter or choice the user sent is not acceptable
     │   ├── VoteRejected    the vote cannot be recorded (none possible, or one exists)
+    │   ├── RateLimited     the client reached a rate limit; the message says when it may continue
     │   └── NothingToDo     the action has nothing to act on (nothing to regenerate, stop, ...)
     ├── Unavailable         a dependency (the database) is not available; nothing was saved
     └── NotFound            what was asked for does not exist (a battle, a snapshot, a model)
@@ -45,6 +46,14 @@ class InputRejected(Refused):
 
 class VoteRejected(Refused):
     """The vote cannot be recorded."""
+
+
+class RateLimited(Refused):
+    """The client reached a rate limit (nothing was stored); ``retry_after_s``: when it may continue."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class NothingToDo(Refused):

@@ -55,6 +55,7 @@ class ImportReport:
     imported: int = 0
     already_present: int = 0
     bad_count: int = 0
+    other_records: int = 0  # log records that are not votes (chat, share, ...): counted, not imported
     bad: list[BadRow] = field(default_factory=list)  # the first MAX_LISTED
     seconds: float = 0.0
 
@@ -146,12 +147,12 @@ def import_battles(
         for b in _checked_rows(path, fmt, report):
             batch.append(to_import(b, salt))
             if len(batch) >= batch_size:
-                _store(factory, batch, report)
+                store_batch(factory, batch, report)
                 batch = []
                 if progress:
                     progress(report.rows_read, report.imported)
         if batch:
-            _store(factory, batch, report)
+            store_batch(factory, batch, report)
     except BattleFileError as exc:
         done = ""
         if report.imported:
@@ -166,7 +167,7 @@ def import_battles(
     return report
 
 
-def _store(factory: sessionmaker[Session], batch: list[ImportBattle], report: ImportReport) -> None:
+def store_batch(factory: sessionmaker[Session], batch: list[ImportBattle], report: ImportReport) -> None:
     with storage_errors(), session_scope(factory) as s:
         inserted = insert_battles(s, batch)
     report.imported += len(inserted)

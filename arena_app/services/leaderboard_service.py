@@ -20,9 +20,10 @@ from arena_app.files.battle_columns import FileBattles
 from arena_app.files.battle_files import read_battles
 from arena_app.files.gc_pause import gc_paused
 from arena_app.services.errors import storage_errors
+from arena_app.services.file_filters import FileFilters, apply_filters
 from arena_app.services.leaderboard_details import add_vote_details
 from arena_app.services.leaderboard_snapshots import store_or_confirm, unchanged_snapshot
-from arena_app.services.leaderboard_tallies import incremental_unsupported, update_tallies
+from arena_app.services.leaderboard_tallies import incremental_unsupported, update_tallies, weights_needed
 from arena_app.services.leaderboard_view import (
     LeaderboardRow,
     LeaderboardView,
@@ -43,13 +44,14 @@ from arena_app.storage.db import session_scope
 from arena_app.storage.tally_queries import category_version, max_vote_id
 from leaderboard.categories import OVERALL
 from leaderboard.clusters import cluster_cells
-from leaderboard.compute import BattleData, ComputeParams, LeaderboardResult, compute_leaderboard
+from leaderboard.compute import BattleData, ComputeParams, LeaderboardResult, StyleRows, compute_leaderboard
 from leaderboard.data import TIE_BOTHBAD, aggregate
 from leaderboard.result import SnapshotParams
 
 __all__ = [
     "ALL_CATEGORIES",
     "ComputeParams",
+    "FileFilters",
     "FileFitOutcome",
     "InvalidLeaderboardRequest",
     "LeaderboardRow",
@@ -168,16 +170,23 @@ def _read(
     note = None
     with storage_errors(), session_scope(session_factory) as s:
         categories = requested_categories(s, params.categories)
-        if params.incremental or params.rebuild:
-            note = incremental_unsupported(s, params.compute)
+    if params.incremental or params.rebuild:
+        note = incremental_unsupported(params.compute)
     if not (params.incremental or params.rebuild) or note is not None:
         loaded = _read_categories(session_factory, params, categories, progress)
         return [replace(one, note=f"full pass: {note}") for one in loaded] if note else loaded
     if progress:
         progress("reading new votes", 0, 1)
     tallied = update_tallies(session_factory, categories, params.compute, rebuild=params.rebuild)
+    weighted = {t.category: why for t in tallied if (why := weights_needed(params.compute, t))}
+    full = {
+        one.category: replace(one, note=f"full pass: {weighted[one.category]}")
+        for one in (_read_categories(session_factory, params, list(weighted), progress) if weighted else [])
+    }
     return [
-        _Loaded(
+        full[t.category]
+        if t.category in full
+        else _Loaded(
             t.category,
             t.data if params.online_elo else replace(t.data, elo=None),
             t.votes,
@@ -209,7 +218,7 @@ def _read_categories(
             if progress:
                 progress(f"reading votes ({cat})", 0, 1)
             # the version first: a vote that changes while the rows are read makes it stale, not wrong
-            count, h = category_version(s, replace(vote_selection(cat), up_to_id=newest))
+            count, h, _weighted = category_version(s, replace(vote_selection(cat), up_to_id=newest))
             with gc_paused():
                 data, votes = load_battle_data(
                     s, cat, style=params.compute.style_control, online_elo=params.online_elo, up_to_id=newest
@@ -232,6 +241,7 @@ class FileFitOutcome:
     battles: FileBattles
     read_seconds: float
     seconds: float
+    unknown_excluded: list[str] = field(default_factory=list)  # --exclude-models names matching no model
 
 
 def fit_file(
@@ -241,24 +251,43 @@ def fit_file(
     fmt: str | None = None,
     category: str = OVERALL,
     keep_named: bool = False,
+    filters: FileFilters | None = None,
     progress: Progress | None = None,
 ) -> FileFitOutcome:
-    """The leaderboard of a battles file (FastChat clean_battle JSON, JSON Lines or our CSV export)."""
-    if params.style_control:
-        raise ValueError(
-            "battles files carry no style counts: style control needs `arena leaderboard recompute`"
-        )
+    """The leaderboard of a battles file (FastChat clean_battle JSON, JSON Lines or our CSV export).
+    ``params.style_control`` fits style from FastChat's ``conv_metadata``; ``filters`` are FastChat's
+    ``--exclude-models``, ``--exclude-ties`` and ``--langs`` (:mod:`arena_app.services.file_filters`)."""
+    filters = filters or FileFilters()
     t0 = time.perf_counter()
     column = FILE_CLUSTER_COLUMNS[params.cluster] if params.cluster is not None else None
-    fb = read_battles(
-        Path(path), fmt=fmt, category=checked_category(category), keep_named=keep_named, cluster=column
+    capped = filters.daily_vote_cap is not None
+    if capped and column not in (None, "judge"):
+        raise InvalidLeaderboardRequest(
+            "--daily-vote-cap counts votes per judge: it cannot be combined with --cluster conversation"
+        )
+    read = read_battles(
+        Path(path),
+        fmt=fmt,
+        category=checked_category(category),
+        keep_named=keep_named,
+        cluster="judge" if capped else column,
+        style=params.style_control,
+        langs=filters.lang_set(),
+        times=capped,
     )
+    filtered = apply_filters(read, filters)
+    fb = filtered.battles
+    if column is None:
+        fb.cluster = None  # read for the daily cap only
     read_s = time.perf_counter() - t0
     m = len(fb.models)
     a, b, o = fb.model_a, fb.model_b, fb.outcome
     clusters = cluster_cells(a, b, o, m, fb.cluster) if fb.cluster is not None else None
     bothbad = float((o == TIE_BOTHBAD).sum())
-    data = BattleData(fb.models, aggregate(a, b, o, m), (a, b, o), clusters=clusters, bothbad=bothbad)
+    style = StyleRows(a, b, o, fb.style[0], fb.style[1]) if fb.style is not None else None
+    data = BattleData(
+        fb.models, aggregate(a, b, o, m), (a, b, o), style=style, clusters=clusters, bothbad=bothbad
+    )
     result = compute_leaderboard(data, params, progress=progress)
     result.timings["read_s"] = read_s
-    return FileFitOutcome(result, fb, read_s, time.perf_counter() - t0)
+    return FileFitOutcome(result, fb, read_s, time.perf_counter() - t0, filtered.unknown_models)

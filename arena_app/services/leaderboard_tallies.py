@@ -19,7 +19,8 @@ votes they describe, so a change that lands in between makes the stored version 
 
 What it cannot serve (the caller falls back to the full pass and says so): style control (per-vote
 style covariates), cluster intervals (per-vote clusters), and sampling weights in the fit (the weighted
-bootstrap resamples votes).
+bootstrap resamples votes): ``--weights on``, or ``auto`` in a category where the tally counts votes with
+a weight other than 1 (the same rule the full pass applies, without its scan of every battle).
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from arena_app.services.leaderboard_votes import vote_selection
 from arena_app.storage import leaderboard_queries as q
 from arena_app.storage import tally_queries as tq
 from arena_app.storage.db import session_scope
-from arena_app.storage.vote_details import any_sampling_weight
 from leaderboard.compute import BattleData, ComputeParams
 from leaderboard.data import IntArray, aggregate
 from leaderboard.elo import online_elo
@@ -53,9 +53,10 @@ class TalliedCategory:
     last_vote_id: int
     votes_key: str  # the category's counted votes: "count:id-hash"
     read_seconds: float
+    weighted_votes: int  # counted votes drawn with a sampling weight other than 1
 
 
-def incremental_unsupported(s: Session, params: ComputeParams) -> str | None:
+def incremental_unsupported(params: ComputeParams) -> str | None:
     """Why these parameters need the full pass (None: the tallies serve them)."""
     if params.style_control:
         return "style control needs every vote's style counts"
@@ -63,9 +64,16 @@ def incremental_unsupported(s: Session, params: ComputeParams) -> str | None:
         return f"--ci {params.ci} needs every vote's {params.cluster}"
     if params.weights == "on":
         return "--weights on needs every vote's sampling weight"
-    if params.weights == "auto" and any_sampling_weight(s):
-        return "some battles carry a sampling weight other than 1 (--weights auto fits them; --weights off)"
     return None
+
+
+def weights_needed(params: ComputeParams, t: TalliedCategory) -> str | None:
+    """Why ``--weights auto`` makes this category a full pass (its votes carry sampling weights)."""
+    if params.weights != "auto" or not t.weighted_votes:
+        return None
+    return (
+        f"{t.weighted_votes:,} counted votes carry a sampling weight other than 1 (--weights auto fits them)"
+    )
 
 
 def elo_key(params: ComputeParams) -> str:
@@ -136,8 +144,8 @@ class _Reader:
         """A tally of every counted vote up to ``newest`` (versions read before the votes)."""
         votes_key = self.version_key(newest)
         sel = replace(vote_selection(category), up_to_id=newest)
-        count, h = tq.category_version(self.s, sel)
-        t = tq.Tally(category, newest, votes_key, key, count, h)
+        count, h, weighted = tq.category_version(self.s, sel)
+        t = tq.Tally(category, newest, votes_key, key, count, h, weighted)
         self._apply(t, q.counted_battle_rows(self.s, sel), fresh=True)
         return t
 
@@ -149,11 +157,12 @@ class _Reader:
         delta = tq.votes_version(self.s, t.last_vote_id, newest)  # before the votes it describes
         self._versions[newest] = (old[0] + delta[0], (old[1] + delta[1]))
         sel = replace(vote_selection(t.category), after_id=t.last_vote_id, up_to_id=newest)
-        count, h = tq.category_version(self.s, sel)
+        count, h, weighted = tq.category_version(self.s, sel)
         rows = q.counted_battle_rows(self.s, sel)
         self._apply(t, rows, fresh=False)
         t.last_vote_id, t.votes_key = newest, self.version_key(newest)
         t.vote_count, t.vote_hash = t.vote_count + count, t.vote_hash + h
+        t.weighted_votes += weighted
         return len(rows.model_a)
 
     def _apply(self, t: tq.Tally, rows: q.BattleRows, *, fresh: bool) -> None:
@@ -222,4 +231,5 @@ def _tallied(t: tq.Tally, new: int, why: str | None, seconds: float) -> TalliedC
         t.last_vote_id,
         f"{t.vote_count}:{t.vote_hash}",
         seconds,
+        t.weighted_votes,
     )

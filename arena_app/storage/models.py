@@ -113,6 +113,8 @@ class Battle(Base):
     __table_args__ = (
         CheckConstraint(_in("mode", values(BattleMode)), name="mode"),
         Index("ix_battles_mode_models", "mode", "model_a", "model_b"),
+        # the per-client rate limit's sliding-log query (storage/rate_limits.py)
+        Index("ix_battles_client_created", "client_hash", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -153,6 +155,8 @@ class Vote(Base):
     __table_args__ = (
         CheckConstraint(_in("outcome", values(Outcome)), name="outcome"),
         Index("ix_votes_counted", "excluded_reason", "battle_id"),
+        # the per-client rate limit's sliding-log query (storage/rate_limits.py)
+        Index("ix_votes_client_created", "client_hash", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -214,6 +218,9 @@ class LeaderboardTally(Base):
     elo_key: Mapped[str] = mapped_column(String(200))  # the Elo parameters the ratings were run with
     vote_count: Mapped[int] = mapped_column(BigInteger)  # the category's counted votes in the tally
     vote_hash: Mapped[int] = mapped_column(BigInteger)  # and the sum of their id hashes (see tally_queries)
+    # how many of them were drawn with a sampling weight other than 1 (then --weights auto fits weights,
+    # which the tallies cannot serve)
+    weighted_votes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy import case, delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -54,14 +54,18 @@ def votes_version(s: Session, after_id: int, up_to_id: int) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def category_version(s: Session, selection: VoteSelection) -> tuple[int, int]:
-    """(count, id-hash sum) of the counted votes ``selection`` selects (a category's content)."""
+def category_version(s: Session, selection: VoteSelection) -> tuple[int, int, int]:
+    """(count, id-hash sum, how many have a sampling weight other than 1) of the counted votes
+    ``selection`` selects (a category's content)."""
+    weighted = func.coalesce(func.sum(case((Battle.sampling_weight != 1.0, 1), else_=0)), 0)
     stmt = _counted(
-        select(func.count(), _vote_hash()).select_from(Vote).join(Battle, Battle.id == Vote.battle_id),
+        select(func.count(), _vote_hash(), weighted)
+        .select_from(Vote)
+        .join(Battle, Battle.id == Vote.battle_id),
         selection,
     )
     row = s.execute(stmt).one()
-    return int(row[0]), int(row[1])
+    return int(row[0]), int(row[1]), int(row[2])
 
 
 @dataclass
@@ -74,6 +78,7 @@ class Tally:
     elo_key: str
     vote_count: int
     vote_hash: int
+    weighted_votes: int = 0
     cells: dict[Pair, list[int]] = field(default_factory=dict)  # [i_wins, j_wins, ties, bothbad]
     elo: dict[str, float] = field(default_factory=dict)
     updated_at: datetime | None = None
@@ -117,6 +122,7 @@ def load_tally(s: Session, category: str) -> Tally | None:
         row.elo_key,
         int(row.vote_count),
         int(row.vote_hash),
+        int(row.weighted_votes),
         cells,
         elo,
         row.updated_at,
@@ -134,6 +140,7 @@ def save_tally(s: Session, t: Tally) -> None:
         "elo_key": t.elo_key,
         "vote_count": t.vote_count,
         "vote_hash": t.vote_hash,
+        "weighted_votes": t.weighted_votes,
         "updated_at": utcnow(),
     }
     if t.new:

@@ -164,11 +164,16 @@ def endpoint_mapping(openai_base: str, anthropic_base: str) -> dict[str, dict[st
 
 @contextlib.contextmanager
 def launch_app(
-    tmp_dir: Path, mapping: Callable[[str, str], dict[str, dict[str, Any]]] = endpoint_mapping
+    tmp_dir: Path,
+    mapping: Callable[[str, str], dict[str, dict[str, Any]]] = endpoint_mapping,
+    database_url: str | None = None,
+    **settings: Any,
 ) -> Iterator[RunningApp]:
     """Everything real except the vendors: fake servers on loopback, real SDKs, real DB, real Gradio.
 
-    ``mapping(openai_base_url, anthropic_base_url)`` gives the endpoint entries (default: the four fakes).
+    ``mapping(openai_base_url, anthropic_base_url)`` gives the endpoint entries (default: the four fakes);
+    ``database_url``: an existing database (default: a new SQLite file); ``settings``: ArenaSettings
+    overrides. The rate limits are off unless given: every test of the shared app comes from 127.0.0.1.
     """
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -178,16 +183,18 @@ def launch_app(
     from arena_app.storage.migrate import upgrade
     from arena_app.ui.app import LAUNCH_KWARGS, build_app
 
-    database_url = f"sqlite:///{tmp_dir / 'arena.db'}"
+    database_url = database_url or f"sqlite:///{tmp_dir / 'arena.db'}"
     upgrade(database_url)
+    settings.setdefault("rate_limit_battles", "off")
+    settings.setdefault("rate_limit_votes", "off")
     upstream = Upstream()
     with OpenAIFakeServer(upstream) as oa, AnthropicFakeServer(upstream) as an:
         # A high failure threshold: the error-path tests must not take a model out of battle sampling.
         registry = ModelRegistry.from_mapping(
             mapping(oa.base_url, an.base_url), failure_threshold=10_000, cooldown_s=0.01
         )
-        settings = load_settings(database_url=database_url, cache_dir=tmp_dir / "cache")
-        services = create_services(settings, registry, rng=np.random.default_rng(1234))
+        arena_settings = load_settings(database_url=database_url, cache_dir=tmp_dir / "cache", **settings)
+        services = create_services(arena_settings, registry, rng=np.random.default_rng(1234))
         demo = build_app(services)
         demo.queue(default_concurrency_limit=16)
         port = free_port()

@@ -127,23 +127,31 @@ def test_broken_array_names_where_it_broke(factory: sessionmaker[Session], tmp_p
     assert _count(factory, Battle) == 2  # the committed batch stays; re-running adds the rest once fixed
 
 
-def test_round_trip_keeps_the_ratings(factory: sessionmaker[Session], tmp_path: Path) -> None:
+@pytest.mark.parametrize("style", [False, True], ids=["plain", "style-control"])
+def test_round_trip_keeps_the_ratings(factory: sessionmaker[Session], tmp_path: Path, style: bool) -> None:
     original = write_array(tmp_path / "clean_battle.json", battles(600, seed=4))
-    params = ComputeParams(rounds=20, fragility=False)
+    params = ComputeParams(rounds=20, fragility=False, style_control=style)
     from_file = fit_file(original, params).result
+    assert (from_file.style is not None) == style
     import_battles(factory, original, salt=SALT, batch_size=256)
     (stored,) = recompute(factory, RecomputeParams(compute=params))
     assert stored.result is not None
-    for name, rating in _ratings(from_file).items():
-        assert _ratings(stored.result)[name] == pytest.approx(rating, abs=1e-6)
-    assert stored.result.online_elo == pytest.approx(from_file.online_elo, abs=1e-6)
-
     exported = tmp_path / "exported.json"
     n = export_votes(factory, exported, ExportOptions(fmt="fastchat"))
     assert n == 600
     refit = fit_file(exported, params).result
-    for name, rating in _ratings(from_file).items():
-        assert _ratings(refit)[name] == pytest.approx(rating, abs=1e-6)
+    for res in (stored.result, refit):
+        for name, rating in _ratings(from_file).items():
+            assert _ratings(res)[name] == pytest.approx(rating, abs=1e-6)
+        assert res.online_elo == pytest.approx(from_file.online_elo, abs=1e-6)
+        if style:
+            assert res.style is not None and from_file.style is not None
+            for name, rating in _ratings(from_file, style=True).items():
+                assert _ratings(res, style=True)[name] == pytest.approx(rating, abs=1e-6)
+            for k, coef in from_file.style.coefficients.items():
+                assert res.style.coefficients[k] == pytest.approx(coef, abs=1e-9)
+    if style:  # the simulation rewards longer answers: style control sees it
+        assert from_file.style is not None and from_file.style.coefficients["tokens"] > 0.1
 
     # FastChat reads it as elo_analysis.py does: pd.read_json, then its filters and style matrices
     df = pd.read_json(exported)

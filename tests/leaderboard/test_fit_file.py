@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import random
 from pathlib import Path
 
 import numpy as np
@@ -245,12 +246,13 @@ def test_keys_named_late_or_only_in_some_chunks_are_honoured(tmp_path, monkeypat
     assert fl.dropped["excluded_reason set"] == 1 and len(fl.model_a) == 1500
 
 
-def test_an_ordered_export_mixing_fast_and_quoted_blocks_is_read_once(tmp_path, monkeypatch):
-    """Blocks with a quoted cell (a battle with two tags) go through the csv module; the order check must
-    carry across both kinds of block instead of declaring the file unsorted and reading it again."""
-    from arena_app.files import battle_files, battle_readers
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_an_export_with_quoted_cells_is_read_once_in_order_or_not(tmp_path, monkeypatch, shuffled):
+    """pyarrow reads quoted cells (a battle with two tags) in its blocks; the order check carries across
+    blocks, and a file out of time order is sorted in memory instead of being read again."""
+    from arena_app.files import battle_files, csv_arrow
 
-    monkeypatch.setattr(battle_readers, "BLOCK_BYTES", 4096)
+    monkeypatch.setattr(csv_arrow, "BLOCK_BYTES", 4096)
     header = "vote_id,battle_id,tstamp,mode,model_a,model_b,winner,turn,excluded_reason,judge,tags"
     lines = []
     for i in range(400):
@@ -258,9 +260,13 @@ def test_an_ordered_export_mixing_fast_and_quoted_blocks_is_read_once(tmp_path, 
         stamp = f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}Z"
         lines.append(f"{i},{i},{stamp},anony,m{i % 3},m{(i + 1) % 3},model_a,1,,h,{tags}")
     path = tmp_path / "votes.csv"
-    path.write_text("\n".join([header, *lines]) + "\n")
+    order = list(range(400))
+    if shuffled:
+        random.Random(3).shuffle(order)
+    path.write_text("\n".join([header, *(lines[k] for k in order)]) + "\n")
     passes = []
     real = battle_files.csv_chunks
     monkeypatch.setattr(battle_files, "csv_chunks", lambda *a, **k: passes.append(k) or real(*a, **k))
     fb = read_battles(path)
     assert len(fb.model_a) == 400 and len(passes) == 1
+    assert [fb.models[k] for k in fb.model_a] == [f"m{i % 3}" for i in range(400)]  # in time order

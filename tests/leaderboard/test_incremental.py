@@ -5,17 +5,18 @@ nothing is stored when nothing changed; options it cannot serve fall back to the
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from sqlalchemy import func, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from arena_app.cli.main import main
 from arena_app.services.leaderboard_lease import RecomputeLease
 from arena_app.services.leaderboard_service import RecomputeParams, latest_view, recompute
 from arena_app.storage.db import make_engine, make_session_factory
-from arena_app.storage.models import LeaderboardSnapshot, LeaderboardTally, Vote
+from arena_app.storage.models import Battle, BattleTag, LeaderboardSnapshot, LeaderboardTally, Vote
 from leaderboard.compute import ComputeParams, LeaderboardResult
 from tests.leaderboard.seed import Seeded, insert_battles, simulate_battles
 
@@ -136,6 +137,15 @@ def test_options_the_tallies_cannot_serve_fall_back_to_the_full_pass_visibly(
         assert out[0].how == "full" and "cluster-sandwich" in (out[0].note or "")
         with engine.connect() as c:  # the full pass leaves the tallies alone
             assert c.scalar(select(func.count()).select_from(LeaderboardTally)) == 0
+        plain = RecomputeParams(("overall", "code"), ComputeParams(rounds=20), incremental=True)
+        assert [o.how for o in recompute(factory, plain)] == ["rebuilt", "rebuilt"]
+        with engine.begin() as c:  # a battle drawn with a weight: --weights auto fits weights, a full pass
+            c.execute(update(Battle).where(Battle.id == _first_code_battle(c)).values(sampling_weight=2.0))
+        weighted = recompute(factory, replace(plain, rebuild=True))
+        assert [o.how for o in weighted] == ["full", "full"] and all(o.result.weighted for o in weighted)
+        assert "1 counted votes carry a sampling weight other than 1" in (weighted[0].note or "")
+        off = recompute(factory, replace(plain, compute=replace(plain.compute, weights="off")))
+        assert [o.how for o in off] == ["incremental", "incremental"] and not off[0].result.weighted
         assert (
             main(
                 ["leaderboard", "recompute", "--incremental", "--rounds", "20", "--database-url", sqlite_url]
@@ -150,6 +160,18 @@ def test_options_the_tallies_cannot_serve_fall_back_to_the_full_pass_visibly(
         assert "category long_prompt: 0 votes, rebuilt; no counted votes" in printed
     finally:
         engine.dispose()
+
+
+def _first_code_battle(c: Connection) -> int:
+    stmt = (
+        select(Vote.battle_id)
+        .join(Battle, Battle.id == Vote.battle_id)
+        .join(BattleTag, BattleTag.battle_id == Vote.battle_id)
+        .where(Battle.mode == "anony", Vote.excluded_reason.is_(None), BattleTag.tag == "code")
+        .order_by(Vote.id)
+        .limit(1)
+    )
+    return int(c.scalar(stmt) or 0)
 
 
 def test_an_incremental_command_waits_for_no_one_it_refuses_while_the_lease_is_held(

@@ -150,7 +150,8 @@ def test_leaderboard_view_shows_latest_snapshot_table_and_charts(app) -> None:
     )
 
     summary, table, _category, *plots = client.predict(False, "overall", api_name="/leaderboard_view")
-    assert "Total votes" in summary and "Last updated" in summary
+    assert "Total votes" in summary and "Ratings computed" in summary
+    assert "every counted vote is in them" in summary
     assert table.count("<tr") == 3  # header + two models
     for column in ("Rank (UB)", "Arena score", "95% CI", "Online Elo", "Organization", "License"):
         assert column in table
@@ -160,6 +161,60 @@ def test_leaderboard_view_shows_latest_snapshot_table_and_charts(app) -> None:
     # the snapshot was computed without style control: the tab says so instead of showing raw ratings
     assert "no style-controlled ratings" in styled_summary + styled_table
     assert "<tr" not in styled_table
+
+
+def test_leaderboard_views_are_built_once_per_snapshot_and_say_how_many_votes_are_newer(
+    app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import plotly.graph_objects as go
+    from gradio_client import Client
+
+    from arena_app.services.client_id import ClientIdentity
+    from arena_app.services.leaderboard_service import RecomputeParams, recompute
+    from leaderboard.compute import ComputeParams
+    from leaderboard.result import LeaderboardResult
+
+    demo, services, _srv = app
+    built: list[bool] = []
+    serialised: list[str] = []
+    real_figures, real_json = LeaderboardResult.figures, go.Figure.to_json
+
+    def figures(self: LeaderboardResult, *, style: bool = False) -> dict[str, go.Figure]:
+        built.append(style)
+        return real_figures(self, style=style)
+
+    def to_json(self: go.Figure, *args: Any, **kwargs: Any) -> str:
+        serialised.append("figure")
+        return real_json(self, *args, **kwargs)
+
+    monkeypatch.setattr(LeaderboardResult, "figures", figures)
+    monkeypatch.setattr(go.Figure, "to_json", to_json)
+    who = ClientIdentity("lb-cache", "b" * 64)
+
+    def vote(i: int) -> None:
+        state = services.battle.new_state()
+        for _ in services.battle.send(state, f"cache question {i}", who):
+            pass
+        services.battle.vote(state, "b", who)
+
+    def recompute_now() -> None:
+        params = RecomputeParams(compute=ComputeParams(rounds=20), incremental=True)
+        assert recompute(services.session_factory, params)[0].stored
+
+    vote(0)
+    recompute_now()
+    client = Client(demo.local_url, verbose=False)
+    loads = [client.predict(False, "overall", api_name="/leaderboard_view") for _ in range(5)]
+    assert built == [False] and len(serialised) == 4  # the first load built it; the others reused it
+    assert all(load == loads[0] for load in loads) and "every counted vote is in them" in loads[0][0]
+    vote(1)  # the summary says the ratings miss it, still without building the view again
+    summary, *_ = client.predict(False, "overall", api_name="/leaderboard_view")
+    assert "1 newer vote not in them yet" in summary and built == [False]
+    recompute_now()  # a new snapshot: its view is built once, on the next load
+    for _ in range(3):
+        summary, table, _cat, *plots = client.predict(False, "overall", api_name="/leaderboard_view")
+    assert built == [False, False] and len(serialised) == 8 and all(p is not None for p in plots)
+    assert "every counted vote is in them" in summary
 
 
 def test_leaderboard_invalid_category_is_a_clear_message(app) -> None:
