@@ -190,8 +190,8 @@ def stream_updates(
             yield emitter.emit(view, current, final=not current.generating)
             first = False
     except Exception as exc:  # every error becomes status text; bugs are logged by failure_notice
-        view = panel_view(service, state, failure_notice(exc), keep_text if first else None)
-        yield emitter.emit(view, state, final=True)
+        # a full render (rare): every prop, in the same form API clients always got for a refusal
+        yield render(service, state, failure_notice(exc), keep_text if first else None)
 
 
 def vote_handler(
