@@ -80,6 +80,7 @@ class ExcludedReason(StrEnum):
     """Why a stored vote does not count on the leaderboard (the vote is kept, never deleted)."""
 
     IDENTITY_LEAK = "identity_leak"  # an answer named a model or organization of the arena
+    ANOMALOUS_JUDGE = "anomalous_judge"  # `arena integrity scan --apply` flagged the voter (restorable)
     # set by `arena import logs` (FastChat's cleaning rules, clean_battle_data.py):
     ERROR_MARKER = "error_marker"  # a message holds an error text (network, moderation, API error)
     INVALID_NAMES = "invalid_names"  # one side's name shown, or names shown that did not answer

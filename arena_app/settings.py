@@ -45,6 +45,13 @@ class ArenaSettings(BaseSettings):
         description="Comma-separated proxy addresses/CIDRs whose X-Forwarded-For header is trusted.",
     )
     max_turns: int = Field(default=10, ge=1, description="Most user turns in one battle or chat.")
+    resume_ttl_s: int = Field(
+        default=86400,
+        ge=60,
+        le=30 * 86400,
+        description="Seconds a browser's saved battle token stays valid: a reload within it resumes the "
+        "battle (on any replica); the token is signed with the secret resume_token_key.",
+    )
     max_input_chars: int = Field(default=8000, ge=1, description="Longest user message, in characters.")
     max_new_tokens: int = Field(default=1024, ge=1, description="Default output token limit per answer.")
     identity_words: Annotated[list[str], NoDecode] = Field(
@@ -54,6 +61,17 @@ class ArenaSettings(BaseSettings):
     )
     min_votes: int = Field(
         default=0, ge=0, description="Models with fewer votes are marked preliminary on the leaderboard."
+    )
+    daily_vote_cap: int = Field(
+        default=0,
+        ge=0,
+        description="Leaderboard recompute: count at most this many votes per judge (client hash) and UTC "
+        "day, the first ones (FastChat's --daily-vote-per-user); 0 = no cap. The votes are kept.",
+    )
+    excluded_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Leaderboard recompute: comma-separated models whose battles are left out (FastChat's "
+        "--exclude-models). The votes are kept.",
     )
     recompute_every: float = Field(
         default=60.0,
@@ -109,6 +127,28 @@ class ArenaSettings(BaseSettings):
         "Default: CACHE_DIR/secrets.",
     )
 
+    share_links: bool = Field(
+        default=True,
+        description="After a vote, offer a read-only permalink to the battle (its conversation, both model "
+        "names and the vote; never who voted). Off: no links are offered and existing ones stop working.",
+    )
+    example_prompts: str = Field(
+        default="Explain quantum computing in two sentences.|Write a haiku about the sea.|"
+        "What is the difference between a list and a tuple in Python?",
+        description="Example prompts offered on an empty battle, separated by '|' (empty: none).",
+    )
+    terms_of_use: str = Field(
+        default="",
+        description="Terms of use (Markdown) a visitor accepts once, in their browser, before the first "
+        "battle or chat. Empty: the page asks nothing.",
+    )
+
+    @property
+    def example_prompt_list(self) -> list[str]:
+        """``example_prompts`` split at '|', blanks dropped (at most 8, each at most 500 characters)."""
+        parts = [p.strip()[:500] for p in self.example_prompts.split("|")]
+        return [p for p in parts if p][:8]
+
     @property
     def secrets_directory(self) -> Path:
         """``secrets_dir``, else ``cache_dir/secrets``."""
@@ -122,7 +162,7 @@ class ArenaSettings(BaseSettings):
 
         return str(parse_rate_limit(value))
 
-    @field_validator("trusted_proxies", "identity_words", mode="before")
+    @field_validator("trusted_proxies", "identity_words", "excluded_models", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         """``a, b,c`` (environment variable or flag) -> ``["a", "b", "c"]``; lists pass through."""

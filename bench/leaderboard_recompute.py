@@ -227,6 +227,7 @@ def main() -> None:
         if args.incremental:
             from bench.leaderboard_incremental import run_incremental
 
+            upgrade(url)  # a kept database may predate the tallies' tables
             backend = "postgres" if url.startswith("postgresql") else "sqlite"
             append = load_sqlite if backend == "sqlite" else load_postgres
             run_incremental(url, args.models, args.new, simulate, append)

@@ -10,7 +10,8 @@ client in the last hour (59 by default: a 60/hour rule then reads 60 index entri
 request reads). Each request is what the services do: one transaction that takes the per-client lock
 (PostgreSQL), inserts the guarded row (a battle with its two conversations, or a vote) and runs the
 check; it is rolled back, so the budget stays as seeded. The overhead is the time of the lock and the
-check (timed around them), per request, for the limits given by ``--limits``.
+check (timed around them, after the connection was checked out), per request, for the limits given by
+``--limits``; the whole request transaction is printed beside it.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ def measure(url: str, action: str, limits: str, requests: int) -> tuple[list[flo
     for _ in range(requests):
         t0 = time.perf_counter()
         with sf() as s:
+            s.connection()  # the pool checkout (and PostgreSQL's pre-ping) belongs to the request anyway
             a = time.perf_counter()
             limiter.lock(s, ME)
             locked = time.perf_counter() - a

@@ -24,7 +24,7 @@ FILE_FORMATS = ("csv", "json", "jsonl")
 
 
 # min_votes: printed and written tables leave out models with fewer votes (snapshots mark them preliminary)
-RECOMPUTE_SETTINGS = ("database_url", "min_votes")
+RECOMPUTE_SETTINGS = ("database_url", "min_votes", "daily_vote_cap", "excluded_models")
 FIT_SETTINGS = ("min_votes",)  # a battles file: no database
 SHOW_SETTINGS = ("database_url",)  # the snapshot's own min_votes applies
 
@@ -132,16 +132,20 @@ def _limit(args: argparse.Namespace) -> int | None:
 
 
 def _recompute(args: argparse.Namespace, settings: ArenaSettings) -> int:
-    from arena_app.services.leaderboard_service import RecomputeParams
+    from arena_app.services.leaderboard_service import RecomputeParams, VoteRules
 
     params = RecomputeParams(
         categories=tuple(args.category or ["overall"]),
         compute=compute_params(args, settings.min_votes),
         online_elo=args.online_elo,
         incremental=args.incremental,
+        rules=VoteRules.of(settings),
     )
     with _progress_line() as progress:
         outcomes = run_recompute(settings, params, progress)
+    unknown = outcomes[0].unknown_models if outcomes else ()
+    if unknown:
+        print(f"warning: --excluded-models names no stored model: {', '.join(unknown)}", file=sys.stderr)
     for out in outcomes:
         _print_outcome(out, params, _limit(args))
     return 0
@@ -149,10 +153,12 @@ def _recompute(args: argparse.Namespace, settings: ArenaSettings) -> int:
 
 def _print_outcome(out: RecomputeOutcome, params: RecomputeParams, limit: int | None) -> None:
     from arena_app.services.leaderboard_output import format_table, method_lines
+    from arena_app.services.leaderboard_totals import describe_excluded
 
     res = out.result
+    left_out = describe_excluded(out.excluded)
     if res is None:
-        print(f"category {out.category}: no counted votes; no snapshot stored")
+        print(f"category {out.category}: no counted votes; no snapshot stored (excluded: {left_out})")
         return
     kept = "" if out.stored else " (the same table as before: nothing new stored)"
     new = f", {out.new_votes:,} new" if out.how == "incremental" and out.new_votes is not None else ""
@@ -160,6 +166,7 @@ def _print_outcome(out: RecomputeOutcome, params: RecomputeParams, limit: int | 
         f"category {out.category}: {out.vote_count:,} votes{new}, {len(res.models)} models, "
         f"{res.params.ci} intervals, {out.how} pass, snapshot {out.snapshot_id}{kept}, {out.seconds:.2f} s"
     )
+    print(f"votes counted: {out.vote_count:,}; excluded: {left_out}")
     if out.note:
         print(out.note)
     style = params.compute.style_control and res.style is not None

@@ -26,7 +26,7 @@ from arena_app.cli.settings_flags import (
 from arena_app.settings import load_settings
 
 # Modules that register subcommands, in the order they appear in --help.
-SUBCOMMAND_MODULES = ("serve", "db", "imports", "export", "leaderboard", "models", "worker")
+SUBCOMMAND_MODULES = ("serve", "db", "imports", "export", "leaderboard", "integrity", "models", "worker")
 
 
 class CLIError(Exception):

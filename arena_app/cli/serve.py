@@ -34,10 +34,13 @@ SETTINGS = (
     "client_id_salt",
     "trusted_proxies",
     "max_turns",
+    "resume_ttl_s",
     "max_input_chars",
     "max_new_tokens",
     "identity_words",
     "min_votes",
+    "daily_vote_cap",
+    "excluded_models",
     "recompute_every",
     "style_recompute_every",
     "sampling",
@@ -48,6 +51,9 @@ SETTINGS = (
     "demo",
     "cache_dir",
     "secrets_dir",
+    "share_links",
+    "example_prompts",
+    "terms_of_use",
 )
 
 
@@ -110,7 +116,7 @@ def run(args: argparse.Namespace, settings: ArenaSettings) -> int:
 
     # the demo workers (if any) load while Gradio is imported and the app is built
     with serving(settings, say=_say, progress=print) as runtime:
-        from arena_app.ui.app import LAUNCH_KWARGS, build_app
+        from arena_app.ui.app import build_app, launch_kwargs
 
         app = build_app(runtime.services)
         app.queue(default_concurrency_limit=settings.concurrency_limit)
@@ -121,6 +127,6 @@ def run(args: argparse.Namespace, settings: ArenaSettings) -> int:
             server_port=settings.port,
             max_threads=max(40, settings.concurrency_limit + 16),
             show_error=False,
-            **LAUNCH_KWARGS,
+            **launch_kwargs(app, settings),
         )
     return 0

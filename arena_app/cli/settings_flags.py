@@ -29,6 +29,7 @@ METAVARS = {
     "client_id_salt": "SECRET",
     "trusted_proxies": "CIDR,...",
     "identity_words": "WORD,...",
+    "excluded_models": "MODEL,...",
     "recompute_every": "SECONDS",
     "cache_dir": "DIR",
     "secrets_dir": "DIR",

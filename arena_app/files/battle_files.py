@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -96,12 +97,18 @@ def read_battles(
                 )
             if fmt == "jsonl":
                 return read(lambda fast: jsonl_chunks(path, want), trust_order=False)
-            try:
-                return read(lambda fast: json_chunks(path, want=want), trust_order=False)
-            except NotFlatJSON:
-                return read(lambda fast: json_chunks(path, stream=False, want=want), trust_order=False)
+            for how in ("flat", "indented"):
+                try:
+                    return read(partial(_json, path, how, want), trust_order=False)
+                except NotFlatJSON:
+                    pass  # not this layout: the next reader
+            return read(partial(_json, path, "ijson", want), trust_order=False)
         except UnicodeDecodeError as exc:  # CSV is decoded as UTF-8 (JSON readers report it themselves)
             raise BattleFileError(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
+
+
+def _json(path: Path, how: str, want: frozenset[str], fast: bool) -> Iterable[Columns | Block]:
+    return json_chunks(path, how=how, want=want)
 
 
 #: the chunks of one read of the file; the argument says whether the fast path may be used

@@ -18,7 +18,8 @@ from typing import cast
 
 from arena_app.files.cell_values import whole
 from arena_app.files.csv_arrow import Block, CsvLayoutError, arrow_blocks, header
-from arena_app.files.fastchat_rows import fastchat_tags, style_cell
+from arena_app.files.fastchat_rows import fastchat_tags, style_matrix
+from arena_app.files.json_pieces import JsonArrayError, NotIndented, ijson_pieces, indented_pieces
 
 CHUNK_ROWS = 200_000
 FORMATS = ("csv", "json", "jsonl")
@@ -115,7 +116,8 @@ def _object_columns(values: object, where: str, want: frozenset[str] = frozenset
         if any(map(operator.contains, objs, repeat(k))):
             out[k] = list(map(dict.get, objs, repeat(k)))
     if "style" in want and any(map(operator.contains, objs, repeat("conv_metadata"))):
-        out["style"] = list(map(style_cell, map(dict.get, objs, repeat("conv_metadata"))))
+        matrix = style_matrix(list(map(dict.get, objs, repeat("conv_metadata"))))
+        out["style"] = cast("Column", matrix)  # an (n, 8) array: read by StyleColumns
     if "tags" in want:
         out["tags"] = [fastchat_tags(o, whole(o.get("turn", 1))) for o in objs]
     return out
@@ -136,7 +138,7 @@ JSON_BLOCK_BYTES = 32 << 20
 
 
 class NotFlatJSON(Exception):
-    """Streaming a JSON array failed part-way: read it again whole."""
+    """Streaming a JSON array this way failed part-way: read it again another way."""
 
 
 class _NotFlat(Exception):
@@ -180,25 +182,26 @@ def _flat_array_pieces(path: Path) -> Iterator[list[object]]:
                 return
 
 
-def json_chunks(path: Path, *, stream: bool = True, want: frozenset[str] = frozenset()) -> Iterator[Columns]:
-    """A JSON array of battles. With ``stream`` flat rows come in pieces (bounded memory) and
-    :class:`NotFlatJSON` is raised, possibly after some chunks, when the file does not allow it: the caller
-    then starts over with ``stream=False``, which parses the whole file at once."""
-    if stream:
-        try:
-            for objs in _flat_array_pieces(path):
-                yield _object_columns(objs, path.name, want)
-        except _NotFlat:
-            raise NotFlatJSON(path.name) from None
-        return
+def json_chunks(path: Path, *, how: str = "flat", want: frozenset[str] = frozenset()) -> Iterator[Columns]:
+    """A JSON array of battles in bounded memory, ``how``: ``flat`` (flat objects, cut at ``}``),
+    ``indented`` (FastChat's indent=2 layout, nested objects: :mod:`arena_app.files.json_pieces`) or
+    ``ijson`` (any layout). The first two raise :class:`NotFlatJSON`, possibly after some chunks, when the
+    file does not allow them: the caller then starts over with the next."""
     try:
-        data = _loads(path.read_bytes())
-    except ValueError as exc:
-        raise BattleFileError(f"{path.name}: not valid JSON ({exc})") from exc
-    if not isinstance(data, list):
-        raise BattleFileError(f"{path.name}: expected a JSON array of battles (FastChat clean_battle format)")
-    for start in range(0, len(data), CHUNK_ROWS):
-        yield _object_columns(data[start : start + CHUNK_ROWS], path.name, want)
+        if how == "flat":
+            pieces: Iterator[list[object]] = _flat_array_pieces(path)
+        elif how == "indented":
+            pieces = indented_pieces(path)
+        else:
+            pieces = ijson_pieces(path)
+        for objs in pieces:
+            yield _object_columns(objs, path.name, want)
+    except (_NotFlat, NotIndented):
+        raise NotFlatJSON(path.name) from None
+    except JsonArrayError as exc:
+        raise BattleFileError(str(exc)) from exc
+    except UnicodeDecodeError as exc:
+        raise BattleFileError(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
 
 
 def jsonl_chunks(path: Path, want: frozenset[str] = frozenset()) -> Iterator[Columns]:

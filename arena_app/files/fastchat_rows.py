@@ -25,6 +25,11 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import repeat
+from typing import cast
+
+import numpy as np
+from numpy.typing import NDArray
 
 from arena_app.domain import OUTCOME_NAMES, BattleMode
 from leaderboard.categories import TAG_PATTERN
@@ -258,3 +263,39 @@ def style_cell(meta: object) -> StyleCell | None:
         return None
     assert a is not None and b is not None
     return (a.tokens, a.headers, a.lists, a.bold, b.tokens, b.headers, b.lists, b.bold)
+
+
+def style_matrix(metas: list[object]) -> NDArray[np.float64]:
+    """:func:`style_cell` of many rows at once, as an (n, 8) array with NaN rows where a row has no
+    usable ``conv_metadata``. Each key is read for all rows with C-level ``map`` calls; only a column
+    that is neither all ints nor all dicts of ints falls back to row-by-row checks."""
+    n = len(metas)
+    out = np.full((n, 8), np.nan)
+    if not all(map(isinstance, metas, repeat(dict))):
+        return _slow_matrix(metas)
+    dicts = cast("list[dict[str, object]]", metas)
+    keys = [k.format(side) for side in ("a", "b") for k in STYLE_KEYS]
+    for j, key in enumerate(keys):
+        col = list(map(dict.get, dicts, repeat(key)))
+        if all(map(isinstance, col, repeat(dict))):
+            try:
+                counts = cast("list[dict[str, int]]", col)
+                out[:, j] = np.fromiter(map(sum, map(dict.values, counts)), dtype=np.float64, count=n)
+                continue
+            except TypeError:  # a value that is not a number: checked row by row below
+                pass
+        elif all(type(v) is int for v in col):
+            out[:, j] = np.asarray(col, dtype=np.float64)
+            continue
+        return _slow_matrix(metas)
+    out[(out < 0).any(axis=1)] = np.nan  # a negative count is not a count: the row has no usable totals
+    return out
+
+
+def _slow_matrix(metas: list[object]) -> NDArray[np.float64]:
+    out = np.full((len(metas), 8), np.nan)
+    for i, meta in enumerate(metas):
+        cell = style_cell(meta)
+        if cell is not None:
+            out[i] = cell
+    return out

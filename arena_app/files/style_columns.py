@@ -1,9 +1,10 @@
 """Style totals of each kept battle of a battles file, for style control in ``arena leaderboard fit``.
 
-A reader gives one cell per row: the eight totals of FastChat's ``conv_metadata``
+A reader gives an (n, 8) array per chunk: the eight totals of FastChat's ``conv_metadata``
 (``sum_assistant_{a,b}_tokens``, ``header_count_``, ``list_count_``, ``bold_count_{a,b}``, dicts summed as
-FastChat's style control does) as a tuple, or None when the row has none (such rows are dropped, and
-counted, when style control is asked for). Kept rows' totals are stacked into (n, 4) arrays per side.
+FastChat's style control does; :func:`~arena_app.files.fastchat_rows.style_matrix`), NaN where a row has
+none (such rows are dropped, and counted, when style control is asked for). Kept rows' totals are
+stacked into (n, 4) arrays per side.
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ class StyleColumns:
 
     @staticmethod
     def present(cells: Sequence[object], n: int) -> NDArray[np.bool_]:
-        return np.fromiter((c is not None for c in cells), dtype=bool, count=n)
+        """Rows with totals; ``cells``: the reader's (n, 8) array, NaN rows where a row has none."""
+        matrix = np.asarray(cells, dtype=np.float64).reshape(n, 8)
+        return np.asarray(~np.isnan(matrix).any(axis=1), dtype=bool)
 
     def add(self, cells: Sequence[object], keep: NDArray[np.bool_]) -> None:
-        rows = [cells[int(i)] for i in np.flatnonzero(keep)]
-        self.parts.append(np.array(rows, dtype=np.float64).reshape(len(rows), 8))
+        self.parts.append(np.asarray(cells, dtype=np.float64).reshape(len(keep), 8)[keep])
 
     def reorder(self, order: NDArray[np.intp]) -> None:
         self.parts = [self.arrays_joined()[order]]

@@ -83,6 +83,9 @@ class AnswerFeed(Generic[Item]):
         self._unsubscribe = cancel.subscribe(self._wake) if isinstance(cancel, CancelEvent) else None
 
     def _wake(self) -> None:
+        # Abort at once, in the thread that set the event: the waiter may not be waiting (a page that
+        # went away leaves its stream suspended), and the answers must still end and be stored.
+        self.abort()
         self._queue.put(None)
 
     def start(
@@ -139,7 +142,7 @@ class AnswerFeed(Generic[Item]):
 
     def abort(self) -> None:
         """Cancel every answer (those already ended are not affected)."""
-        for control in self._controls.values():
+        for control in list(self._controls.values()):  # may run in the canceller's thread
             control.abort(Cancelled())
 
     def join(self, timeout: float) -> None:

@@ -76,11 +76,33 @@ def sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
+def displayable(text: str) -> str:
+    """``text`` with any unpaired surrogate replaced by U+FFFD, so it can be sent back as JSON (a refused
+    message is put back into the input box)."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def check_input(text: str, max_chars: int, turns_done: int, max_turns: int) -> str:
-    """Validate a new user message; returns it stripped or raises :class:`InputRejected`."""
-    cleaned = (text or "").strip()
+    """Validate a new user message; returns it stripped or raises :class:`InputRejected`.
+
+    A NUL character or an unpaired surrogate (possible through the API, never typed) is refused: neither
+    is text a model can read, PostgreSQL cannot store NUL, and no database can store half a character."""
+    if not isinstance(text, str):
+        raise InputRejected("A message must be text.")
+    cleaned = text.strip()
     if not cleaned:
         raise InputRejected("Type a message first.")
+    if "\x00" in cleaned:
+        raise InputRejected("Your message contains a NUL character (U+0000); remove it (nothing was sent).")
+    if displayable(cleaned) is not cleaned:
+        raise InputRejected(
+            "Your message contains an unpaired UTF-16 surrogate (half of a character, e.g. a broken emoji); "
+            "remove it (nothing was sent)."
+        )
     if len(cleaned) > max_chars:
         raise InputRejected(
             f"Your message is {len(cleaned):,} characters long; the limit is {max_chars:,}. "

@@ -25,7 +25,10 @@ from arena_app.services.client_salt import resolve_client_salt
 from arena_app.services.identity import IdentityDetector
 from arena_app.services.pair_sampling import make_sampler
 from arena_app.services.rate_limits import RateLimiter
+from arena_app.services.resume_token import RESUME_KEY_NAME, ResumeTokens
 from arena_app.services.sampling import ModelPicker
+from arena_app.services.secret_store import load_or_create_secret
+from arena_app.services.share import SECRET_NAME, ShareLinks
 from arena_app.services.view_cache import ViewCache
 from arena_app.settings import ArenaSettings
 from arena_app.storage.db import make_engine, make_session_factory
@@ -44,7 +47,9 @@ class AppServices:
     named: BattleService  # side-by-side with chosen models (the same service; BattleMode.NAMED states)
     chat: ChatService
     identifier: ClientIdentifier
+    tokens: ResumeTokens  # the signed resume tokens browsers keep for their current battle
     salt_notes: tuple[str, ...] = ()  # where the client-hash salt is and what start-up did (never the value)
+    share: ShareLinks | None = None  # share links of voted battles (None: built without them)
     engine: Engine | None = None  # set when create_services made the engine (closed by close())
     # built leaderboard views by snapshot: a page load costs no plotting (services/view_cache.py)
     views: ViewCache[LeaderboardView] = field(default_factory=ViewCache)
@@ -58,11 +63,11 @@ class AppServices:
         return self.picker.chat_names()
 
     def user_params(
-        self, temperature: float, top_p: float, max_new_tokens: int, model: str | None = None
+        self, temperature: float, top_p: float, max_new_tokens: float, model: str | None = None
     ) -> GenerationParams:
-        """Generation parameters chosen in the UI, clamped to the allowed ranges; with ``model``, its
-        recommended ``stop`` and ``extra_body`` (not shown as sliders) are kept. Raises
-        :class:`InputRejected` for a model that cannot be chosen by name."""
+        """Generation parameters chosen in the UI, each checked to be a finite number in its slider's
+        range; with ``model``, its recommended ``stop`` and ``extra_body`` (not shown as sliders) are
+        kept. Raises :class:`InputRejected` for a bad value or a model that cannot be chosen by name."""
         return self.picker.user_params(temperature, top_p, max_new_tokens, model)
 
     def recommended_params(self, model: str | None) -> GenerationParams:
@@ -79,6 +84,10 @@ class AppServices:
         self, peer: str | None, headers: Mapping[str, str], session_key: str | None
     ) -> ClientIdentity:
         return self.identifier.identify(peer, headers, session_key)
+
+    def browser_secret(self) -> str:
+        """The ``gr.BrowserState`` secret: the same on every replica (see ResumeTokens.browser_secret)."""
+        return self.tokens.browser_secret()
 
     def leaderboard_view(self, category: str = "overall", style_control: bool = False) -> LeaderboardView:
         """The latest snapshot view (never fits). See docs/leaderboard.md.
@@ -116,6 +125,9 @@ def create_services(
     picker = ModelPicker(
         registry, rng if rng is not None else np.random.default_rng(), settings.max_new_tokens, sampler
     )
+    # one signing key for every replica: ARENA_RESUME_TOKEN_KEY, else a private file created once
+    key = load_or_create_secret(RESUME_KEY_NAME, settings.secrets_directory).value
+    tokens = ResumeTokens(key.encode(), settings.resume_ttl_s)
     battle = BattleService(
         registry=registry,
         session_factory=session_factory,
@@ -123,6 +135,7 @@ def create_services(
         detector=detector,
         max_turns=settings.max_turns,
         max_input_chars=settings.max_input_chars,
+        tokens=tokens,
         battle_limit=RateLimiter.of("battle", settings.rate_limit_battles),
         vote_limit=RateLimiter.of("vote", settings.rate_limit_votes),
     )
@@ -142,6 +155,14 @@ def create_services(
         named=battle,
         chat=chat,
         identifier=identifier,
+        tokens=tokens,
         salt_notes=(salt.where(), *salt.notes),
+        share=_share_links(settings, session_factory),
         engine=engine,
     )
+
+
+def _share_links(settings: ArenaSettings, session_factory: sessionmaker[Session]) -> ShareLinks:
+    """Share links signed with their own secret (created on first use; never the client-hash salt)."""
+    key = load_or_create_secret(SECRET_NAME, settings.secrets_directory).value if settings.share_links else ""
+    return ShareLinks(session_factory, key, enabled=settings.share_links)

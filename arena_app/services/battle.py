@@ -3,6 +3,8 @@
 Anonymous mode samples two different models by weight and hides their names until the vote; named mode
 (side-by-side) lets the user pick both. Every user message and every answer is stored as it completes.
 The per-user :class:`BattleState` lives in the UI's ``gr.State`` (server side); nothing here is global.
+The database rows are the truth: :meth:`BattleService.resume` rebuilds a state from them for a browser
+that shows a signed resume token (:mod:`arena_app.services.resume_token`), on any replica.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from arena_app.domain import VOTE_CHOICES, BattleMode, ExcludedReason
 from arena_app.providers.base import GenerationParams
 from arena_app.services.answers import history_messages, params_record, token_count
+from arena_app.services.battle_resume import LiveBattles, resume_battle
 from arena_app.services.battle_state import LABELS, BattleState, Side, SideStats
 from arena_app.services.client_id import ClientIdentity
 from arena_app.services.conversation import ConversationService
@@ -23,6 +26,7 @@ from arena_app.services.identity import IdentityDetector
 from arena_app.services.live_answers import AnswerSource, SideJob, SideOutcome
 from arena_app.services.rate_limit_rules import OFF
 from arena_app.services.rate_limits import RateLimiter
+from arena_app.services.resume_token import ResumeTokens
 from arena_app.services.sampling import ModelPicker
 from arena_app.storage import api
 from arena_app.storage.db import session_scope
@@ -43,6 +47,7 @@ class BattleService(ConversationService[BattleState]):
         detector: IdentityDetector,
         max_turns: int,
         max_input_chars: int,
+        tokens: ResumeTokens,
         battle_limit: RateLimiter | None = None,
         vote_limit: RateLimiter | None = None,
     ) -> None:
@@ -55,6 +60,8 @@ class BattleService(ConversationService[BattleState]):
             max_input_chars=max_input_chars,
         )
         self._detector = detector
+        self._tokens = tokens
+        self._live = LiveBattles()
         self._battle_limit = battle_limit or RateLimiter("battle", OFF)
         self._vote_limit = vote_limit or RateLimiter("vote", OFF)
 
@@ -74,6 +81,8 @@ class BattleService(ConversationService[BattleState]):
             return [m.name for m in picked], [self._picker.params_for(m) for m in picked], drawn.weight
         if not models or len(models) != 2 or not all(models):
             raise InputRejected("Choose both models first.")
+        if models[0] == models[1]:
+            raise InputRejected("Choose two different models: a model compared with itself tells nothing.")
         chosen = [self._picker.chat_model(m) for m in models]
         side_params = list(params) if params else [self._picker.params_for(m) for m in chosen]
         return [m.name for m in chosen], side_params, 1.0
@@ -100,12 +109,14 @@ class BattleService(ConversationService[BattleState]):
             self._keep_models(state, models, params)
         battle_id, sides = self._store_user_turn(state, picked, cleaned, client)
         state.battle_id, state.sides = battle_id, sides  # only once committed
+        if state.resume_token is None:
+            state.resume_token = self._tokens.issue(state.mode, battle_id)
         jobs = [
             SideJob(LABELS[i], side.model, history_messages(self._pairs(state, i), cleaned), side.params)
             for i, side in enumerate(state.sides)
         ]
         state.turns.append((cleaned, [None, None]))
-        yield from self._run(state, jobs, self._conversation_ids(state), replaces=[None, None])
+        yield from self._run_battle(state, jobs, replaces=[None, None])
 
     def _keep_models(
         self, state: BattleState, models: Sequence[str] | None, params: Sequence[GenerationParams] | None
@@ -173,7 +184,22 @@ class BattleService(ConversationService[BattleState]):
         with storage_errors(), session_scope(self._sf) as s:
             api.mark_battle_regenerated(s, state.battle_id)
         state.turns[-1] = (user, [None, None])
-        yield from self._run(state, jobs, self._conversation_ids(state), replaces=replaces)
+        yield from self._run_battle(state, jobs, replaces=replaces)
+
+    def _run_battle(
+        self, state: BattleState, jobs: list[SideJob], replaces: list[int | None]
+    ) -> Iterator[BattleState]:
+        """:meth:`_run`, with the battle's stream registered so that a resume can stop it."""
+        assert state.battle_id is not None
+        yield from self._live.track(
+            state.battle_id, self._run(state, jobs, self._conversation_ids(state), replaces)
+        )
+
+    def resume(self, token: str, mode: BattleMode) -> BattleState:
+        """The battle a browser's saved ``token`` names, rebuilt from the database (see
+        :func:`~arena_app.services.battle_resume.resume_battle`); :class:`InputRejected` when refused."""
+        claim = self._tokens.check(token, mode)
+        return resume_battle(self._sf, self._picker, claim, token, self._live, self._running)
 
     def _pairs(self, state: BattleState, side: int) -> list[tuple[str, str | None]]:
         return [(user, answers[side]) for user, answers in state.turns]

@@ -35,6 +35,8 @@ class BattleState(RunState):
     outcome: Outcome | None = None  # the vote, once cast
     excluded_reason: ExcludedReason | None = None
     leaked_words: list[str] = field(default_factory=list)
+    # signed token the browser keeps to come back to this battle (None until the battle is stored)
+    resume_token: str | None = None
 
     def begin_answers(self) -> None:
         self.live = ["", ""]

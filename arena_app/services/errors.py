@@ -12,7 +12,8 @@
     └── NotFound            what was asked for does not exist (a battle, a snapshot, a model)
 
 Storage and provider errors are translated into these at the service boundary with ``raise ... from exc``
-(:func:`storage_errors`). Anything else escaping a service is a bug: the UI logs it once with its
+(:func:`storage_errors`; an unavailable database is reported to :mod:`arena_app.services.incidents`,
+which logs one line per outage). Anything else escaping a service is a bug: the UI logs it once with its
 traceback and shows a generic message.
 """
 
@@ -84,6 +85,9 @@ def storage_errors(duplicate_vote: str | None = None) -> Iterator[None]:
             raise
         raise VoteRejected(duplicate_vote) from exc
     except (DatabaseUnavailableError, ConfigurationError) as exc:
+        from arena_app.services.incidents import DATABASE
+
+        DATABASE.report(exc)  # one log line per outage, not one per request
         raise Unavailable(DB_DOWN) from exc
     except NotFoundError as exc:
         raise NotFound(str(exc)) from exc

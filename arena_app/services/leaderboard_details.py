@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from arena_app.services.errors import Unavailable
-from arena_app.services.leaderboard_votes import vote_selection
+from arena_app.services.leaderboard_votes import NO_RULES, VoteRules, vote_selection
 from arena_app.storage import leaderboard_queries as q
 from arena_app.storage.vote_details import VoteDetails, any_sampling_weight, counted_vote_details
 from leaderboard.clusters import cluster_cells
@@ -28,15 +28,21 @@ from leaderboard.weighted import weighted_votes
 
 
 def add_vote_details(
-    s: Session, category: str, data: BattleData, votes: int, params: ComputeParams
+    s: Session,
+    category: str,
+    data: BattleData,
+    votes: int,
+    params: ComputeParams,
+    rules: VoteRules = NO_RULES,
 ) -> tuple[BattleData, int]:
     """``data`` with the detail ``params`` need (weights, clusters, the "both bad" count)."""
     want_weights = params.weights == "on" or (params.weights == "auto" and any_sampling_weight(s))
     if not (want_weights or params.needs_clusters):
         if params.ties == "davidson":
-            data = replace(data, bothbad=_bothbad(s, category, data))
+            data = replace(data, bothbad=_bothbad(s, vote_selection(category, rules), data))
         return data, votes
-    d = counted_vote_details(s, vote_selection(category), weights=want_weights, cluster=params.cluster)
+    selection = vote_selection(category, rules)
+    d = counted_vote_details(s, selection, weights=want_weights, cluster=params.cluster)
     return _with_details(data, d, params), len(d.vote_id)
 
 
@@ -65,8 +71,8 @@ def _with_details(data: BattleData, d: VoteDetails, params: ComputeParams) -> Ba
     )
 
 
-def _bothbad(s: Session, category: str, data: BattleData) -> float:
+def _bothbad(s: Session, selection: q.VoteSelection, data: BattleData) -> float:
     if data.sequence is not None:
         return float((data.sequence[2] == TIE_BOTHBAD).sum())
-    agg = q.aggregate_counted_votes(s, vote_selection(category))
+    agg = q.aggregate_counted_votes(s, selection)
     return float(agg.count[agg.outcome == TIE_BOTHBAD].sum())

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from arena_app.services.leaderboard_lease import RecomputeLease
 from arena_app.services.leaderboard_service import RecomputeOutcome, RecomputeParams, recompute
-from arena_app.services.leaderboard_votes import ALL_CATEGORIES
+from arena_app.services.leaderboard_votes import ALL_CATEGORIES, NO_RULES, VoteRules
 from leaderboard.compute import ComputeParams
 
 log = logging.getLogger("arena.leaderboard.refresh")
@@ -45,6 +45,7 @@ class LeaderboardRefresher:
         *,
         min_votes: int = 0,
         style_every: float = 3600.0,
+        rules: VoteRules = NO_RULES,
         lease: RecomputeLease | None = None,
         recompute: Recompute = _recompute,
         clock: Callable[[], float] = time.monotonic,
@@ -59,6 +60,7 @@ class LeaderboardRefresher:
             compute=ComputeParams(style_control=False, min_votes=min_votes, fragility=True),
             incremental=True,
             only_if_changed=True,
+            rules=rules,  # a daily cap or excluded models need the full pass (the outcome's note says so)
         )
         self.styled = replace(
             self.plain, compute=replace(self.plain.compute, style_control=True), incremental=False
@@ -123,6 +125,8 @@ class LeaderboardRefresher:
 
 
 def _log_round(outcomes: list[RecomputeOutcome]) -> None:
+    if outcomes and outcomes[0].unknown_models:
+        log.warning("excluded models that no stored model has: %s", ", ".join(outcomes[0].unknown_models))
     for o in outcomes:
         if o.note:
             log.info("leaderboard %s: %s", o.category, o.note)

@@ -24,6 +24,7 @@ from arena_app.services.file_filters import FileFilters, apply_filters
 from arena_app.services.leaderboard_details import add_vote_details
 from arena_app.services.leaderboard_snapshots import store_or_confirm, unchanged_snapshot
 from arena_app.services.leaderboard_tallies import incremental_unsupported, update_tallies, weights_needed
+from arena_app.services.leaderboard_totals import exclusion_totals, unknown_models, with_vote_totals
 from arena_app.services.leaderboard_view import (
     LeaderboardRow,
     LeaderboardView,
@@ -34,7 +35,9 @@ from arena_app.services.leaderboard_view import (
 )
 from arena_app.services.leaderboard_votes import (
     ALL_CATEGORIES,
+    NO_RULES,
     InvalidLeaderboardRequest,
+    VoteRules,
     checked_category,
     load_battle_data,
     requested_categories,
@@ -59,6 +62,7 @@ __all__ = [
     "RecomputeOutcome",
     "RecomputeParams",
     "StoredSnapshot",
+    "VoteRules",
     "checked_category",
     "fit_file",
     "latest_snapshot",
@@ -88,6 +92,7 @@ class RecomputeParams:
     # Compute nothing for a category whose newest snapshot of this kind was computed with these
     # parameters from exactly these counted votes.
     only_if_changed: bool = False
+    rules: VoteRules = NO_RULES  # recompute-time exclusions (daily vote cap, excluded models): a full pass
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,8 @@ class RecomputeOutcome:
     stored: bool = True  # False: no new snapshot (the newest one already has this table, or no votes)
     new_votes: int | None = None  # incremental: counted votes read this time
     note: str | None = None  # why the full pass ran, or why a tally was rebuilt
+    excluded: dict[str, int] = field(default_factory=dict)  # votes of the category left out, by reason
+    unknown_models: tuple[str, ...] = ()  # excluded-model names no stored conversation has (a typo?)
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,7 @@ class _Loaded:
     how: str = "full"
     new_votes: int | None = None
     note: str | None = None
+    unknown_models: tuple[str, ...] = ()
 
 
 def recompute(
@@ -140,23 +148,37 @@ def _compute_one(
     session_factory: sessionmaker[Session], params: RecomputeParams, one: _Loaded, progress: Progress | None
 ) -> RecomputeOutcome:
     base = RecomputeOutcome(
-        one.category, one.votes, None, None, one.read_seconds, one.how, False, one.new_votes, one.note
+        one.category,
+        one.votes,
+        None,
+        None,
+        one.read_seconds,
+        one.how,
+        False,
+        one.new_votes,
+        one.note,
+        unknown_models=one.unknown_models,
     )
-    if not one.votes:  # nothing to rank and nothing stored
-        return base
     stored = SnapshotParams(one.category, params.online_elo, params.compute)
-    if params.only_if_changed:
+    rules = {"vote_rules": params.rules.to_json()}
+    if one.votes and params.only_if_changed:
         with storage_errors(), session_scope(session_factory) as s:
-            same = unchanged_snapshot(s, stored, one.votes_key)
+            same = unchanged_snapshot(s, stored, one.votes_key, rules)
         if same is not None:
             return replace(base, snapshot_id=same, how="unchanged")
+    with storage_errors(), session_scope(session_factory) as s:  # only when computing: a GROUP BY
+        selection = replace(vote_selection(one.category, params.rules), up_to_id=one.last_vote_id)
+        base = replace(base, excluded=exclusion_totals(s, selection))
+    if not one.votes:  # nothing to rank and nothing stored
+        return base
+    totals = with_vote_totals({}, params.rules, base.excluded)
     t0 = time.perf_counter()
     cb = _tagged(progress, one.category) if progress else None
     result = compute_leaderboard(one.data, params.compute, progress=cb)
     result.timings["read_s"] = one.read_seconds
     with storage_errors(), session_scope(session_factory) as s:
         kept = store_or_confirm(
-            s, stored, one.votes, result, last_vote_id=one.last_vote_id, votes_key=one.votes_key
+            s, stored, one.votes, result, last_vote_id=one.last_vote_id, votes_key=one.votes_key, extra=totals
         )
     seconds = one.read_seconds + time.perf_counter() - t0
     return replace(base, snapshot_id=kept.snapshot_id, result=result, seconds=seconds, stored=kept.stored)
@@ -170,11 +192,13 @@ def _read(
     note = None
     with storage_errors(), session_scope(session_factory) as s:
         categories = requested_categories(s, params.categories)
+        unknown = unknown_models(s, params.rules)
     if params.incremental or params.rebuild:
-        note = incremental_unsupported(params.compute)
+        note = incremental_unsupported(params.compute) or params.rules.needs_full_pass()
     if not (params.incremental or params.rebuild) or note is not None:
         loaded = _read_categories(session_factory, params, categories, progress)
-        return [replace(one, note=f"full pass: {note}") for one in loaded] if note else loaded
+        loaded = [replace(one, note=f"full pass: {note}") for one in loaded] if note else loaded
+        return [replace(one, unknown_models=unknown) for one in loaded]
     if progress:
         progress("reading new votes", 0, 1)
     tallied = update_tallies(session_factory, categories, params.compute, rebuild=params.rebuild)
@@ -218,12 +242,18 @@ def _read_categories(
             if progress:
                 progress(f"reading votes ({cat})", 0, 1)
             # the version first: a vote that changes while the rows are read makes it stale, not wrong
-            count, h, _weighted = category_version(s, replace(vote_selection(cat), up_to_id=newest))
+            rules = params.rules
+            count, h, _weighted = category_version(s, replace(vote_selection(cat, rules), up_to_id=newest))
             with gc_paused():
                 data, votes = load_battle_data(
-                    s, cat, style=params.compute.style_control, online_elo=params.online_elo, up_to_id=newest
+                    s,
+                    cat,
+                    style=params.compute.style_control,
+                    online_elo=params.online_elo,
+                    up_to_id=newest,
+                    rules=rules,
                 )
-                data, votes = add_vote_details(s, cat, data, votes, params.compute)
+                data, votes = add_vote_details(s, cat, data, votes, params.compute, rules)
             loaded.append(_Loaded(cat, data, votes, time.perf_counter() - t0, newest, f"{count}:{h}"))
     return loaded
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -42,7 +43,10 @@ def store_or_confirm(
     *,
     last_vote_id: int | None,
     votes_key: str | None,
+    extra: Mapping[str, object] | None = None,
 ) -> Stored:
+    """Store the snapshot, or confirm the newest one when it has the same table. ``extra``: more keys of
+    the row's ``params`` (the counted and excluded totals, :mod:`arena_app.services.leaderboard_totals`)."""
     key = table_key(params, votes, result)
     style = params.compute.style_control and result.style is not None
     newest = sq.latest_head(s, params.category, style)
@@ -52,7 +56,7 @@ def store_or_confirm(
     record = sq.save_snapshot(
         s,
         category=params.category,
-        params=params.to_json(),
+        params={**params.to_json(), **(extra or {})},
         vote_count=votes,
         result=result.to_json(),
         style_control=style,
@@ -63,11 +67,17 @@ def store_or_confirm(
     return Stored(record.id, True)
 
 
-def unchanged_snapshot(s: Session, params: SnapshotParams, votes_key: str) -> int | None:
-    """The newest snapshot of this kind when it was computed with these parameters from exactly these
-    counted votes (``votes_key``), else None."""
+def unchanged_snapshot(
+    s: Session, params: SnapshotParams, votes_key: str, extra: Mapping[str, object] | None = None
+) -> int | None:
+    """The newest snapshot of this kind when it was computed with these parameters (and ``extra``
+    params keys) from exactly these counted votes (``votes_key``), else None. The stored excluded totals
+    are not compared: they follow from the votes."""
     newest = sq.latest_head(s, params.category, params.compute.style_control)
-    if newest is None or newest.votes_key != votes_key or newest.params != params.to_json():
+    if newest is None or newest.votes_key != votes_key:
+        return None
+    kept = {k: v for k, v in newest.params.items() if k != "excluded"}
+    if kept != {**params.to_json(), **(extra or {})}:
         return None
     return newest.id
 

@@ -26,6 +26,7 @@ a weight other than 1 (the same rule the full pass applies, without its scan of 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -41,6 +42,8 @@ from arena_app.storage.db import session_scope
 from leaderboard.compute import BattleData, ComputeParams
 from leaderboard.data import IntArray, aggregate
 from leaderboard.elo import online_elo
+
+log = logging.getLogger("arena.leaderboard.tallies")
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,10 @@ def update_tallies(
             out.append((tally, new, why, time.perf_counter() - t0))
     with storage_errors(), session_scope(session_factory) as s:
         for tally, _new, _why, _secs in out:
-            tq.save_tally(s, tally)
+            if not tq.save_tally(s, tally):  # its ratings are still right for the votes it read
+                log.warning(
+                    "the %s tally was advanced by another process; this one is not saved", tally.category
+                )
     return [_tallied(t, new, why, secs) for t, new, why, secs in out]
 
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from arena_app.services.errors import storage_errors
+from arena_app.services.leaderboard_totals import describe_excluded, read_excluded
 from arena_app.services.leaderboard_votes import checked_category, snapshot_categories, vote_selection
 from arena_app.services.view_cache import ViewCache
 from arena_app.storage import api
@@ -34,13 +35,17 @@ class StoredSnapshot:
     vote_count: int
     params: SnapshotParams
     result: LeaderboardResult
+    excluded: dict[str, int] | None = None  # votes left out, by reason (None: an older snapshot)
 
 
 def read_snapshot(record: SnapshotRecord) -> StoredSnapshot:
     """Decode a snapshot row: THE one place the stored JSON is read (old rows have the same layout)."""
     params = SnapshotParams.from_json(record.params)
     result = LeaderboardResult.from_json(record.result)
-    return StoredSnapshot(record.id, record.category, record.created_at, record.vote_count, params, result)
+    excluded = read_excluded(record.params)
+    return StoredSnapshot(
+        record.id, record.category, record.created_at, record.vote_count, params, result, excluded
+    )
 
 
 def latest_snapshot(session_factory: sessionmaker[Session], category: str = OVERALL) -> StoredSnapshot | None:
@@ -82,6 +87,13 @@ class LeaderboardView:
     fragility: str | None = None
     snapshot_id: int | None = None
     newer_votes: int = 0  # counted votes of the category that are not in these ratings yet
+    # votes of the category left out at the snapshot, by reason (total_votes are the counted ones);
+    # None: an older snapshot that did not record them
+    excluded: dict[str, int] | None = None
+
+    def excluded_text(self) -> str:
+        """The excluded totals by reason, largest first (``none``; ``not recorded`` for an old snapshot)."""
+        return "not recorded" if self.excluded is None else describe_excluded(self.excluded)
 
 
 def latest_view(
@@ -139,6 +151,7 @@ def _build_view(snap: StoredSnapshot, category: str, style_control: bool) -> Lea
         [],
         {},
         snapshot_id=snap.id,
+        excluded=snap.excluded,
     )
     if style_control and result.style is None:
         return replace(

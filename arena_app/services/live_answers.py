@@ -26,6 +26,8 @@ from arena_app.providers.answer_threads import AnswerFeed
 from arena_app.providers.attempts import AnswerControl
 from arena_app.providers.base import ChatMessage, Completion, GenerationParams, TextDelta
 from arena_app.providers.errors import Cancelled, ProviderError
+from arena_app.services.incidents import DATABASE
+from arena_app.storage.errors import DatabaseUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -174,12 +176,19 @@ def _answer_side(
     )
     try:
         outcome.message_id = persist(index, outcome)
+    except DatabaseUnavailableError as exc:
+        DATABASE.report(exc)  # one log line per outage, not one per answer
+        _unstored(outcome, job)
     except Exception:
         log.exception("could not store the answer of %s", job.label)
-        if outcome.error is None:
-            outcome.finish_reason = FinishReason.ERROR
-            outcome.error = f"{job.label}'s answer could not be stored; please regenerate."
+        _unstored(outcome, job)
     put(outcome)
+
+
+def _unstored(outcome: SideOutcome, job: SideJob) -> None:
+    if outcome.error is None:
+        outcome.finish_reason = FinishReason.ERROR
+        outcome.error = f"{job.label}'s answer could not be stored; please regenerate."
 
 
 def _unexpected(job: SideJob) -> str:

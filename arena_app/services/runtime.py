@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from arena_app.services.app_services import AppServices, create_services
 from arena_app.services.errors import Refused, Unavailable
 from arena_app.services.leaderboard_refresh import LeaderboardRefresher
+from arena_app.services.leaderboard_votes import VoteRules
 from arena_app.services.operator import operator_errors
 from arena_app.settings import ArenaSettings
 from arena_app.storage.db import parse_url
@@ -177,6 +178,7 @@ def serving(settings: ArenaSettings, *, say: Say, progress: Say) -> Iterator[Ser
                 services.session_factory,
                 min_votes=settings.min_votes,
                 style_every=settings.style_recompute_every,
+                rules=VoteRules.of(settings),
             )
             # registered last, so it runs first: the refresh stops before the services close
             cleanup.callback(refresher.start(settings.recompute_every).set)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, TypeVar
@@ -95,6 +96,13 @@ class ModelPicker:
                 return model
         raise InputRejected(f"Model {name!r} is not available; pick one from the list.")
 
+    def find_model(self, name: str) -> ModelInfo | None:
+        """A configured model (battle or chat) by name, or None when it is no longer configured."""
+        for model in [*self._registry.battle_models(), *self._registry.chat_models()]:
+            if model.name == name:
+                return model
+        return None
+
     def params_for(self, model: ModelInfo) -> GenerationParams:
         """The model's parameters: its endpoint entry's recommended_config over the registry's defaults."""
         return model.params
@@ -105,19 +113,31 @@ class ModelPicker:
         return self._max_new_tokens * 4
 
     def user_params(
-        self, temperature: float, top_p: float, max_new_tokens: int, model: str | None = None
+        self, temperature: float, top_p: float, max_new_tokens: float, model: str | None = None
     ) -> GenerationParams:
-        """Parameters chosen in the UI, clamped to sane ranges (the sliders already enforce them).
+        """Parameters chosen in the UI, checked before any provider sees them: each must be a finite
+        number in its slider's range (:class:`InputRejected` says which is not; an API client can send
+        anything, NaN included).
 
         With ``model``, what the sliders do not show (the recommended ``stop`` strings and ``extra_body``)
         stays the model's own, so choosing a model by name never loses part of its configuration."""
         base = self.chat_model(model).params if model else GenerationParams()
         return GenerationParams(
-            temperature=min(max(float(temperature), 0.0), 2.0),
-            top_p=min(max(float(top_p), 0.0), 1.0),
-            max_new_tokens=min(max(int(max_new_tokens), 1), self.max_tokens_limit),
+            temperature=checked_number("Temperature", temperature, 0.0, 2.0),
+            top_p=checked_number("Top p", top_p, 0.0, 1.0),
+            max_new_tokens=round(
+                checked_number("Max output tokens", max_new_tokens, 1, self.max_tokens_limit)
+            ),
             stop=base.stop,
             extra_body=dict(base.extra_body),
+        )
+
+    def _clamped(self, params: GenerationParams) -> GenerationParams:
+        """The operator's or a model's configured parameters, clamped to the sliders' ranges."""
+        return GenerationParams(
+            temperature=min(max(params.temperature, 0.0), 2.0),
+            top_p=min(max(params.top_p, 0.0), 1.0),
+            max_new_tokens=min(max(params.max_new_tokens, 1), self.max_tokens_limit),
         )
 
     def recommended_params(self, model: str | None) -> GenerationParams:
@@ -128,4 +148,16 @@ class ModelPicker:
         if model:
             with contextlib.suppress(InputRejected):  # no longer offered by name: the defaults
                 params = self.chat_model(model).params
-        return self.user_params(params.temperature, params.top_p, params.max_new_tokens, None)
+        return self._clamped(params)
+
+
+def checked_number(name: str, value: object, low: float, high: float) -> float:
+    """``value`` as a float when it is a finite number in ``[low, high]``; else :class:`InputRejected`."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputRejected(f"{name} must be a number between {low:g} and {high:g}.")
+    number = float(value)
+    if not math.isfinite(number):
+        raise InputRejected(f"{name} must be a finite number between {low:g} and {high:g}, not {number}.")
+    if not low <= number <= high:
+        raise InputRejected(f"{name} must be between {low:g} and {high:g}; {number:g} is out of range.")
+    return number

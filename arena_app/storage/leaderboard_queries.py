@@ -24,6 +24,7 @@ from sqlalchemy.sql import ColumnElement, Select
 from arena_app.domain import OUTCOME_CODES, BattleMode
 from arena_app.storage.models import Battle, BattleTag, Conversation, LeaderboardSnapshot, Vote
 from arena_app.storage.pg_copy_rows import copy_int4_columns
+from arena_app.storage.vote_rules import rule_clauses
 
 FETCH_BATCH = 100_000
 
@@ -37,12 +38,18 @@ _Stmt = TypeVar("_Stmt", bound=AnySelect)
 class VoteSelection:
     """Which counted votes to read: every one (the default), those with at least ``min_turns`` user turns at
     vote time, and/or those whose battle carries ``tag`` (a ``battle_tags`` row); and only the vote ids in
-    ``after_id < id <= up_to_id`` when those are set (the incremental recompute's new votes)."""
+    ``after_id < id <= up_to_id`` when those are set (the incremental recompute's new votes).
+
+    Recompute-time rules (FastChat's offline filters, :mod:`arena_app.storage.vote_rules`) narrow "counted"
+    itself: battles with a model of ``excluded_models`` on either side are left out, and of the rest only
+    each judge's first ``daily_vote_cap`` votes of each UTC day count (0: no cap)."""
 
     min_turns: int = 0
     tag: str | None = None
     after_id: int | None = None
     up_to_id: int | None = None
+    excluded_models: tuple[str, ...] = ()
+    daily_vote_cap: int = 0
 
 
 EVERY_COUNTED_VOTE = VoteSelection()
@@ -74,6 +81,12 @@ class BattleRows:
 
 def _counted(stmt: _Stmt, selection: VoteSelection) -> _Stmt:
     stmt = stmt.where(Battle.mode == BattleMode.ANONY, Vote.excluded_reason.is_(None))
+    stmt = stmt.where(*rule_clauses(selection.excluded_models, selection.daily_vote_cap))
+    return in_category(stmt, selection)
+
+
+def in_category(stmt: _Stmt, selection: VoteSelection) -> _Stmt:
+    """Only the votes of the selection's category (its ``min_turns`` and ``tag``) and id range."""
     if selection.min_turns > 0:
         stmt = stmt.where(Vote.turn_count >= selection.min_turns)
     if selection.tag is not None:

@@ -88,6 +88,7 @@ class Tally:
     stored_elo: set[str] = field(default_factory=set)
     changed_elo: set[str] = field(default_factory=set)
     new: bool = True
+    loaded_at: tuple[int, str] | None = None  # (last_vote_id, votes_key) as loaded: the save's condition
 
 
 def load_tally(s: Session, category: str) -> Tally | None:
@@ -129,11 +130,14 @@ def load_tally(s: Session, category: str) -> Tally | None:
         stored_cells=set(cells),
         stored_elo=set(elo),
         new=False,
+        loaded_at=(int(row.last_vote_id), row.votes_key),
     )
 
 
-def save_tally(s: Session, t: Tally) -> None:
-    """Write ``t`` back: a new tally replaces whatever the category had; an old one writes what changed."""
+def save_tally(s: Session, t: Tally) -> bool:
+    """Write ``t`` back: a new tally replaces whatever the category had; an old one writes what changed,
+    only if the stored tally is still the one it was loaded from (False, nothing written: another process
+    advanced it meanwhile, e.g. after this one's lease expired)."""
     head = {
         "last_vote_id": t.last_vote_id,
         "votes_key": t.votes_key,
@@ -150,7 +154,18 @@ def save_tally(s: Session, t: Tally) -> None:
         old_cells: set[Pair] = set()
         old_elo: set[str] = set()
     else:
-        s.execute(update(LeaderboardTally).where(LeaderboardTally.category == t.category).values(**head))
+        assert t.loaded_at is not None
+        done = s.execute(
+            update(LeaderboardTally)
+            .where(
+                LeaderboardTally.category == t.category,
+                LeaderboardTally.last_vote_id == t.loaded_at[0],
+                LeaderboardTally.votes_key == t.loaded_at[1],
+            )
+            .values(**head)
+        )
+        if done.rowcount != 1:  # type: ignore[attr-defined]
+            return False
         cells, elo = t.changed_cells, t.changed_elo
         old_cells, old_elo = cells & t.stored_cells, elo & t.stored_elo
     cell_rows = [
@@ -165,6 +180,8 @@ def save_tally(s: Session, t: Tally) -> None:
     t.stored_cells |= cells
     t.stored_elo |= elo
     t.changed_cells, t.changed_elo = set(), set()
+    t.loaded_at = (t.last_vote_id, t.votes_key)
+    return True
 
 
 def _cells(t: Tally, pair: Pair) -> dict[str, int]:

@@ -10,13 +10,13 @@ import gradio as gr
 from gradio.components import Component
 
 from arena_app.domain import VOTE_CHOICES, BattleMode, ExcludedReason, FinishReason, Outcome
-from arena_app.services.answers import params_text
+from arena_app.services.answers import displayable, params_text
 from arena_app.services.app_services import AppServices
 from arena_app.services.battle import BattleService
 from arena_app.services.battle_state import LABELS, BattleState
 from arena_app.services.client_id import ClientIdentity
 from arena_app.ui.common import Outputs, chatbot, chatbot_value, failure_notice, identify
-from arena_app.ui.panel_view import PanelEmitter, PanelView, wire_messages
+from arena_app.ui.panel_view import NO_BATTLE, PanelEmitter, PanelView, wire_messages
 from arena_app.ui.rendering import inline_code
 
 OUTCOME_LABELS = {
@@ -46,6 +46,8 @@ class BattlePanel:
     votes: dict[str, gr.Button]
     reveal: gr.Markdown
     status: gr.Markdown
+    share: gr.Markdown  # the share link, after a vote (see share_link_handler)
+    saved: gr.BrowserState  # the signed resume token of the current battle, in the browser's localStorage
 
     def outputs(self) -> list[Component]:
         return [
@@ -59,12 +61,16 @@ class BattlePanel:
             self.stop,
             self.regenerate,
             *self.votes.values(),
+            self.saved,
         ]
 
 
-def build_panel(prefix: str, intro: str) -> BattlePanel:
-    """Create the components (call inside a gr.Tab). elem_ids are documented in docs/ui.md."""
+def build_panel(prefix: str, intro: str, saved_secret: str) -> BattlePanel:
+    """Create the components (call inside a gr.Tab). elem_ids are documented in docs/ui.md.
+    ``saved_secret``: the BrowserState secret, the same on every replica (AppServices.browser_secret)."""
     state = gr.State(None)
+    # a fixed storage key, so that a reload served by any replica finds the token
+    saved = gr.BrowserState(NO_BATTLE, storage_key=f"arena-{prefix}-battle", secret=saved_secret)
     gr.Markdown(intro)
     with gr.Row():
         chat_a = chatbot(LABELS[0], f"{prefix}-chatbot-a")
@@ -75,6 +81,7 @@ def build_panel(prefix: str, intro: str) -> BattlePanel:
             key: gr.Button(text, elem_id=f"{prefix}-vote-{key}", interactive=False) for key, text in VOTES
         }
     reveal = gr.Markdown("", elem_id=f"{prefix}-reveal")
+    share = gr.Markdown("", elem_id=f"{prefix}-share")
     with gr.Row():
         text = gr.Textbox(
             show_label=False,
@@ -90,7 +97,20 @@ def build_panel(prefix: str, intro: str) -> BattlePanel:
         regenerate = gr.Button(REGENERATE, elem_id=f"{prefix}-regenerate", interactive=False)
         new_round = gr.Button("🎲 New round", elem_id=f"{prefix}-new-round")
     return BattlePanel(
-        prefix, state, chat_a, chat_b, text, send, stop, regenerate, new_round, votes, reveal, status
+        prefix,
+        state,
+        chat_a,
+        chat_b,
+        text,
+        send,
+        stop,
+        regenerate,
+        new_round,
+        votes,
+        reveal,
+        status,
+        share,
+        saved,
     )
 
 
@@ -163,6 +183,7 @@ def panel_view(
             has_battle and not state.voted and not state.generating,
             *[can_vote for _ in VOTES],
         ),
+        saved=state.resume_token or NO_BATTLE,  # a new round forgets the finished battle
     )
 
 
@@ -190,8 +211,9 @@ def stream_updates(
             yield emitter.emit(view, current, final=not current.generating)
             first = False
     except Exception as exc:  # every error becomes status text; bugs are logged by failure_notice
-        # a full render (rare): every prop, in the same form API clients always got for a refusal
-        yield render(service, state, failure_notice(exc), keep_text if first else None)
+        # a full render (rare): every prop, in the same form API clients always got for a refusal;
+        # displayable: the refused text goes back into the box, and must be JSON-encodable to get there
+        yield render(service, state, failure_notice(exc), displayable(keep_text) if first else None)
 
 
 def vote_handler(
@@ -261,4 +283,23 @@ def wire_common(panel: BattlePanel, services: AppServices, service: BattleServic
             api_name=f"{prefix}_vote_{key}",
             concurrency_limit=None,
             postprocess=False,
+        ).then(share_link_handler(services), [panel.state], [panel.share], api_visibility="private")
+    for event in (panel.new_round.click, panel.chat_a.clear, panel.chat_b.clear):
+        event(lambda: "", None, [panel.share], api_visibility="private")
+
+
+def share_link_handler(services: AppServices) -> Callable[[BattleState | None], str]:
+    """The share link of a voted battle (empty before the vote, or when the operator turned links off)."""
+
+    def share_link(state: BattleState | None) -> str:
+        if state is None or not state.voted or state.battle_id is None or services.share is None:
+            return ""
+        token = services.share.token_for(state.battle_id)
+        if token is None:
+            return ""
+        return (
+            f"🔗 [Permalink to this battle](?share={token}) — read only: the conversation, both names and "
+            "your vote (never who you are). Copy it to share."
         )
+
+    return share_link

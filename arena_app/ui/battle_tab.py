@@ -9,7 +9,7 @@ import gradio as gr
 from arena_app.domain import BattleMode
 from arena_app.services.app_services import AppServices
 from arena_app.services.battle_state import BattleState
-from arena_app.ui.battle_common import build_panel, stream_updates, wire_common
+from arena_app.ui.battle_common import BattlePanel, build_panel, stream_updates, wire_common
 from arena_app.ui.common import Outputs, identify
 
 INTRO = """### ⚔️ Chat with two anonymous models side by side and vote for the better one
@@ -17,9 +17,9 @@ Ask anything; both models answer at the same time. Keep chatting as long as you 
 are revealed after your vote. Votes are counted on the leaderboard unless an answer reveals its identity."""
 
 
-def build_battle_tab(services: AppServices) -> None:
+def build_battle_tab(services: AppServices) -> BattlePanel:
     service = services.battle
-    panel = build_panel("battle", INTRO)
+    panel = build_panel("battle", INTRO, services.browser_secret())
 
     def send(text: str, state: BattleState | None, request: gr.Request) -> Iterator[Outputs]:
         state = state or service.new_state(BattleMode.ANONY)
@@ -33,3 +33,4 @@ def build_battle_tab(services: AppServices) -> None:
         send, inputs, outputs, api_visibility="private", show_progress="hidden", postprocess=False
     )
     wire_common(panel, services, service, BattleMode.ANONY)
+    return panel

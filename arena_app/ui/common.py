@@ -13,7 +13,7 @@ from typing import Protocol, TypeVar
 import gradio as gr
 from gradio.components import Component
 
-from arena_app.services.answers import params_text
+from arena_app.services.answers import displayable, params_text
 from arena_app.services.app_services import AppServices
 from arena_app.services.client_id import ClientIdentity
 from arena_app.services.errors import DB_DOWN, Refused, Unavailable
@@ -136,7 +136,10 @@ def params_note(
     if not model:
         return ""
     rec = services.recommended_params(model)
-    now = services.user_params(temperature, top_p, int(tokens))
+    try:
+        now = services.user_params(temperature, top_p, tokens)
+    except Refused as exc:  # a value no slider can hold (sent through the API): say so
+        return failure_notice(exc)
     changed = [
         f"{name} {mine:g} (recommended {theirs:g})"
         for name, mine, theirs in (
@@ -217,4 +220,5 @@ def drive_stream(
             yield render(current, input_value="" if first else None)
             first = False
     except Exception as exc:  # every error becomes status text; bugs are logged by failure_notice
-        yield render(state, notice=failure_notice(exc), input_value=keep_text if first else None)
+        # displayable: a refused text goes back into the box, and must be JSON-encodable to get there
+        yield render(state, notice=failure_notice(exc), input_value=displayable(keep_text) if first else None)

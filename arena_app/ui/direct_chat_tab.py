@@ -136,7 +136,7 @@ def feedback_handler(
     return handler
 
 
-def build_direct_chat_tab(services: AppServices) -> None:
+def build_direct_chat_tab(services: AppServices) -> ChatPanel:
     service: ChatService = services.chat
     panel = build_panel(services)
     outputs = panel.outputs()
@@ -154,7 +154,7 @@ def build_direct_chat_tab(services: AppServices) -> None:
         client = identify(services, request)
 
         def run() -> Iterator[ChatState]:
-            params = services.user_params(temperature, top_p, int(max_new_tokens), model)
+            params = services.user_params(temperature, top_p, max_new_tokens, model)
             return service.send(st, text, model, params, client)
 
         yield from drive_stream(render, st, run, text)
@@ -199,3 +199,4 @@ def build_direct_chat_tab(services: AppServices) -> None:
     panel.chatbot.clear(clear_fn, [panel.state], outputs, api_visibility="private")
     for kind, btn in panel.feedback.items():
         btn.click(feedback_handler(services, kind), [panel.state], outputs, api_name=f"chat_{kind}")
+    return panel

@@ -98,6 +98,9 @@ def summary_md(view: LeaderboardView) -> str:
     else:
         text += " · every counted vote is in them"
     text += f" · ratings: {kind}, category `{html.escape(view.category)}`"
+    if view.excluded is not None:
+        left_out = html.escape(view.excluded_text())
+        text += f"\n\n**Counted:** {view.total_votes:,} · **Excluded:** {left_out}"
     if view.fragility:
         text += f"\n\n{html.escape(view.fragility)}"
     if view.message:

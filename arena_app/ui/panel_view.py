@@ -25,6 +25,9 @@ import gradio as gr
 
 from arena_app.ui.common import Outputs, Update
 
+#: what the browser keeps when there is no battle to come back to (Gradio's BrowserState stores no falsy
+#: value, so an empty string would leave the previous token in place)
+NO_BATTLE = "-"
 #: a message in the wire form of gr.Chatbot (what ``Chatbot.postprocess(...).model_dump()`` gives)
 WireMessage = dict[str, object]
 
@@ -55,6 +58,7 @@ class PanelView:
     status: str
     reveal: str
     buttons: tuple[bool, ...]
+    saved: str = NO_BATTLE  # the battle's resume token for the browser's BrowserState
 
 
 class PanelEmitter:
@@ -89,6 +93,7 @@ class PanelEmitter:
             view.status,
             view.reveal,
             *buttons,
+            view.saved,  # a plain value: unchanged, it costs nothing after the first step
         )
         self._known = view
         return outputs

@@ -9,7 +9,7 @@ import gradio as gr
 from arena_app.domain import BattleMode
 from arena_app.services.app_services import AppServices
 from arena_app.services.battle_state import BattleState
-from arena_app.ui.battle_common import build_panel, render, stream_updates, wire_common
+from arena_app.ui.battle_common import BattlePanel, build_panel, render, stream_updates, wire_common
 from arena_app.ui.common import Outputs, identify, param_sliders, slider_values, wire_param_note
 
 INTRO = """### 👥 Compare two models of your choice
@@ -17,7 +17,7 @@ Pick both models and the parameters, chat, and vote. Named votes are stored but 
 anonymous leaderboard."""
 
 
-def build_side_by_side_tab(services: AppServices) -> None:
+def build_side_by_side_tab(services: AppServices) -> BattlePanel:
     service = services.named
     names = services.chat_model_names()
     with gr.Row():
@@ -36,7 +36,7 @@ def build_side_by_side_tab(services: AppServices) -> None:
             sliders_a = param_sliders(services, "sbs-a", dropdown_a.value, "Parameters of model A")
         with gr.Column():
             sliders_b = param_sliders(services, "sbs-b", dropdown_b.value, "Parameters of model B")
-    panel = build_panel("sbs", INTRO)
+    panel = build_panel("sbs", INTRO, services.browser_secret())
 
     def send(
         text: str,
@@ -57,8 +57,8 @@ def build_side_by_side_tab(services: AppServices) -> None:
         def run() -> Iterator[BattleState]:
             # each side runs with its own sliders (set from its model's recommended settings)
             params = [
-                services.user_params(temperature_a, top_p_a, int(max_new_tokens_a), model_a),
-                services.user_params(temperature_b, top_p_b, int(max_new_tokens_b), model_b),
+                services.user_params(temperature_a, top_p_a, max_new_tokens_a, model_a),
+                services.user_params(temperature_b, top_p_b, max_new_tokens_b, model_b),
             ]
             return service.send(state, text, client, models=[model_a, model_b], params=params)
 
@@ -98,3 +98,4 @@ def build_side_by_side_tab(services: AppServices) -> None:
         )
         wire_param_note(services, sliders, dropdown)
     wire_common(panel, services, service, BattleMode.NAMED)
+    return panel

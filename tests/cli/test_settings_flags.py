@@ -92,7 +92,10 @@ def test_each_command_accepts_exactly_the_settings_it_declares() -> None:
     [
         (["db", "upgrade", "--help"], {"database_url"}),
         (["export", "votes", "--help"], {"database_url"}),
-        (["leaderboard", "recompute", "--help"], {"database_url", "min_votes"}),
+        (
+            ["leaderboard", "recompute", "--help"],
+            {"database_url", "min_votes", "daily_vote_cap", "excluded_models"},
+        ),
         (["leaderboard", "show", "--help"], {"database_url"}),
         (["models", "check", "--help"], {"endpoints_file"}),
         (["worker", "--help"], set()),

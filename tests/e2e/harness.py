@@ -181,7 +181,7 @@ def launch_app(
     from arena_app.services.app_services import create_services
     from arena_app.settings import load_settings
     from arena_app.storage.migrate import upgrade
-    from arena_app.ui.app import LAUNCH_KWARGS, build_app
+    from arena_app.ui.app import build_app, launch_kwargs
 
     database_url = database_url or f"sqlite:///{tmp_dir / 'arena.db'}"
     upgrade(database_url)
@@ -198,13 +198,12 @@ def launch_app(
         demo = build_app(services)
         demo.queue(default_concurrency_limit=16)
         port = free_port()
-        launch_kwargs: dict[str, Any] = dict(LAUNCH_KWARGS)
         demo.launch(
             prevent_thread_lock=True,
             server_name="127.0.0.1",
             server_port=port,
             quiet=True,
-            **launch_kwargs,
+            **launch_kwargs(demo, arena_settings),
         )
         hidden = (*SECRETS_BEFORE_REVEAL, *BATTLE_MODELS.values(), f":{oa.port}", f":{an.port}")
         app = RunningApp(

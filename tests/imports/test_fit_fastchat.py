@@ -124,3 +124,19 @@ def test_daily_vote_cap_matches_fastchat(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="cannot be combined with --cluster conversation"):
         fit_file(path, ComputeParams(rounds=5, ci="cluster-sandwich", cluster="conversation"),
                  filters=FileFilters(daily_vote_cap=3))  # fmt: skip
+
+
+def test_style_matrix_fast_path_agrees_with_row_by_row() -> None:
+    import numpy as np
+
+    from arena_app.files.fastchat_rows import style_cell, style_matrix
+
+    metas: list[object] = [r["conv_metadata"] for r in battles(40, seed=10)]
+    keys = ("sum_assistant_{}_tokens", "header_count_{}", "list_count_{}", "bold_count_{}")
+    ints = {k.format(side): 3 for side in "ab" for k in keys}
+    odd: list[object] = [ints, None, {"sum_assistant_a_tokens": 1}, {**ints, "bold_count_b": {"**": -4}}, "x"]
+    for rows in (metas, [ints] * 5, metas[:10] + odd):
+        got = style_matrix(rows)
+        want = [style_cell(m) for m in rows]
+        for row, cell in zip(got, want, strict=True):
+            assert (np.isnan(row).all() and cell is None) or row.tolist() == list(cell or ())

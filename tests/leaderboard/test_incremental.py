@@ -15,12 +15,15 @@ from sqlalchemy.engine import Connection, Engine
 from arena_app.cli.main import main
 from arena_app.services.leaderboard_lease import RecomputeLease
 from arena_app.services.leaderboard_service import RecomputeParams, latest_view, recompute
-from arena_app.storage.db import make_engine, make_session_factory
+from arena_app.storage import api
+from arena_app.storage import tally_queries as tq
+from arena_app.storage.db import make_engine, make_session_factory, session_scope
 from arena_app.storage.models import Battle, BattleTag, LeaderboardSnapshot, LeaderboardTally, Vote
 from leaderboard.compute import ComputeParams, LeaderboardResult
 from tests.leaderboard.seed import Seeded, insert_battles, simulate_battles
 
 PARAMS = ComputeParams(rounds=40, seed=3, fragility=True)
+PARAMS_JSON = {"category": "overall", "online_elo": True, **PARAMS.to_json()}
 
 
 def _table(result: LeaderboardResult | None) -> str:
@@ -190,5 +193,54 @@ def test_an_incremental_command_waits_for_no_one_it_refuses_while_the_lease_is_h
             assert c.scalar(select(func.count()).select_from(LeaderboardTally)) == 0
         other.release()
         assert main(["leaderboard", "rebuild", "--category", "overall", "--database-url", sqlite_url]) == 0
+    finally:
+        engine.dispose()
+
+
+def test_a_tally_advanced_by_another_process_meanwhile_is_not_overwritten(db_url: str) -> None:
+    engine = make_engine(db_url)
+    factory = make_session_factory(engine)
+    d = simulate_battles(300, 4, seed=2)
+    insert_battles(engine, d, stop=200)
+    try:
+        recompute(factory, RecomputeParams(compute=PARAMS, incremental=True))
+        with session_scope(factory) as s:
+            mine, theirs = tq.load_tally(s, "overall"), tq.load_tally(s, "overall")
+        assert mine is not None and theirs is not None
+        for t, newest in ((theirs, 250), (mine, 260)):
+            t.last_vote_id, t.votes_key = newest, f"moved to {newest}"
+        with session_scope(factory) as s:
+            assert tq.save_tally(s, theirs)
+        with session_scope(factory) as s:
+            assert not tq.save_tally(s, mine)
+        with session_scope(factory) as s:
+            stored = tq.load_tally(s, "overall")
+        assert stored is not None and stored.last_vote_id == 250
+    finally:
+        engine.dispose()
+
+
+def test_prune_deletes_snapshots_identical_to_the_one_before_and_keeps_every_change(
+    sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine = make_engine(sqlite_url)
+    factory = make_session_factory(engine)
+    d = simulate_battles(300, 4, seed=5)
+    insert_battles(engine, d, stop=200)
+    try:
+        first = recompute(factory, RecomputeParams(compute=PARAMS))[0]
+        insert_battles(engine, d, start=200, stop=300)
+        second = recompute(factory, RecomputeParams(compute=PARAMS))[0]
+        assert first.result is not None and second.result is not None and _snapshots(engine) == 2
+        with session_scope(factory) as s:  # as the code before retention stored them: a row per round
+            for res in (first.result, first.result, second.result, second.result, first.result):
+                api.save_snapshot(
+                    s, category="overall", params=PARAMS_JSON, vote_count=1, result=res.to_json()
+                )
+        assert main(["leaderboard", "prune", "--database-url", sqlite_url]) == 0
+        assert "category overall: 2 identical snapshot(s) deleted" in capsys.readouterr().out
+        with engine.connect() as c:
+            kept = c.execute(select(LeaderboardSnapshot.id).order_by(LeaderboardSnapshot.id)).scalars().all()
+        assert len(kept) == 5  # first, second, then first / second / first: every change of table
     finally:
         engine.dispose()

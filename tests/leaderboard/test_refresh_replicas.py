@@ -3,8 +3,13 @@ each changed category once, and nothing is stored while no vote changes (the rec
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -118,4 +123,60 @@ def test_a_lease_left_by_a_dead_replica_expires(postgres_url: str) -> None:
         alive.release()
         assert dead.acquire()
     finally:
+        engine.dispose()
+
+
+REPLICA = """
+import json, sys, time
+from pathlib import Path
+from arena_app.services.leaderboard_refresh import LeaderboardRefresher
+from arena_app.storage.db import make_engine, make_session_factory
+
+url, me, other = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+engine = make_engine(url)
+refresher = LeaderboardRefresher(make_session_factory(engine), style_every=0)
+refresher.lease.acquire() and refresher.lease.release()  # connect and warm up before the start line
+me.touch()
+deadline = time.monotonic() + 60
+while not other.exists() and time.monotonic() < deadline:
+    time.sleep(0.01)
+out = refresher.run_once()
+print(json.dumps(None if out is None else [[o.category, o.how, o.stored] for o in out]))
+engine.dispose()
+"""
+
+
+def test_two_replica_processes_recompute_each_changed_category_once(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    engine = make_engine(postgres_url)
+    insert_battles(engine, simulate_battles(400, 5, seed=9))
+    ready = [tmp_path / "a.ready", tmp_path / "b.ready"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", REPLICA, postgres_url, str(ready[k]), str(ready[1 - k])],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for k in range(2)
+    ]
+    try:
+        results = [json.loads(p.communicate(timeout=180)[0].strip().splitlines()[-1]) for p in procs]
+        assert all(p.returncode == 0 for p in procs) and all(r is not None for r in results)
+        stored = sorted(cat for r in results for cat, _how, was_stored in r if was_stored)
+        assert stored == ["code", "multi_turn", "overall"]  # once each, by whichever replica got the lease
+        # and computed once: the other replica found the lease taken ([]) or, after it, nothing changed
+        computed = sorted(
+            cat for r in results for cat, how, _s in r if how != "unchanged" and cat != "long_prompt"
+        )
+        assert computed == ["code", "multi_turn", "overall"]
+        with engine.connect() as c:
+            assert c.scalar(select(func.count()).select_from(LeaderboardSnapshot)) == 3
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
         engine.dispose()

@@ -71,6 +71,7 @@ def make_services(
     def make(endpoints: dict[str, Any] | None = None, seed: int = 0, **overrides: Any) -> AppServices:
         overrides.setdefault("client_id_salt", "test-salt")
         overrides.setdefault("database_url", sqlite_url)
+        overrides.setdefault("secrets_dir", tmp_path / "secrets")  # the share-link key; never ~/.cache
         overrides.setdefault("secrets_dir", tmp_path / "secrets")
         settings = load_settings(**overrides)
         registry = ModelRegistry.from_mapping(  # as `arena serve` builds it

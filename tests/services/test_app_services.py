@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from arena_app.services.app_services import AppServices
 from arena_app.services.catalogue import ModelCard
+from arena_app.services.errors import InputRejected
 from tests.services.conftest import endpoints_for
 
 
@@ -44,11 +47,16 @@ def test_catalogue_describes_every_model_without_upstream_details(
     assert services.chat_model_names() == ["alpha", "beta", "gamma"]
 
 
-def test_user_params_are_clamped_to_the_allowed_ranges(make_services: Callable[..., AppServices]) -> None:
+def test_user_params_outside_the_allowed_ranges_are_refused(
+    make_services: Callable[..., AppServices],
+) -> None:
+    """An API client can send what no slider holds: refused, never silently changed (nor sent upstream)."""
     services = make_services(max_new_tokens=100)
-    params = services.user_params(temperature=9.0, top_p=-1.0, max_new_tokens=10_000)
+    for bad in ((9.0, 1.0, 100), (0.7, -1.0, 100), (0.7, 1.0, 10_000), (0.3, 0.9, 0)):
+        with pytest.raises(InputRejected, match="must be between"):
+            services.user_params(*bad)
+    params = services.user_params(temperature=2.0, top_p=0.0, max_new_tokens=400)
     assert (params.temperature, params.top_p, params.max_new_tokens) == (2.0, 0.0, 400)
-    assert services.user_params(0.3, 0.9, 0).max_new_tokens == 1
 
 
 def test_recommended_params_start_the_sliders_and_keep_what_they_do_not_show(

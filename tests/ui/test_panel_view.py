@@ -7,7 +7,7 @@ import gradio as gr
 
 from arena_app.ui.battle_common import BUTTON_LABELS
 from arena_app.ui.common import chatbot, chatbot_value
-from arena_app.ui.panel_view import PanelEmitter, PanelView, wire_messages
+from arena_app.ui.panel_view import NO_BATTLE, PanelEmitter, PanelView, wire_messages
 
 SKIP = gr.skip()
 
@@ -42,7 +42,8 @@ def test_full_render_sends_every_prop() -> None:
     out = PanelEmitter(BUTTON_LABELS, None).emit(_view(IDLE, input_value=""), "state", final=True)
     assert out[0] == "state"
     assert out[1] == gr.update(value="", interactive=True)
-    assert list(out[6:]) == [gr.update(interactive=on) for on in IDLE]
+    assert list(out[6:-1]) == [gr.update(interactive=on) for on in IDLE]
+    assert out[-1] == NO_BATTLE  # the browser's saved battle token: none
 
 
 def test_stream_sends_updates_only_for_changed_props() -> None:
@@ -52,15 +53,16 @@ def test_stream_sends_updates_only_for_changed_props() -> None:
     assert first[0] is state
     assert first[1] == ""  # clears the box without rebuilding the component
     assert first[6:8] == (gr.update(interactive=False), gr.update(interactive=True))  # send, stop changed
-    assert first[8:] == BUTTON_LABELS[2:]  # unchanged: the plain label
+    assert first[8:-1] == BUTTON_LABELS[2:]  # unchanged: the plain label
     middle = emitter.emit(_view(RUNNING, status="⏳"), state, final=False)
     assert middle[0] == SKIP  # the state object is the one already stored
     assert middle[1] == ""  # same as the last step: an empty diff, so typed text stays
-    assert middle[6:] == BUTTON_LABELS
+    assert middle[6:-1] == BUTTON_LABELS
     last = emitter.emit(_view(DONE), state, final=True)
     # the last step is repeated in process_completed: the input gets no value, only its props
     assert last[1] == gr.update(interactive=True)
-    assert last[6:] == tuple(gr.update(interactive=on) for on in DONE)  # every button changed
+    assert last[6:-1] == tuple(gr.update(interactive=on) for on in DONE)  # every button changed
+    assert first[-1] == middle[-1] == last[-1] == NO_BATTLE  # the saved token, a plain value
 
 
 def test_new_state_object_is_sent_again() -> None:
