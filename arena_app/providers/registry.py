@@ -40,6 +40,7 @@ from arena_app.providers.base import (
     Provider,
     StreamEvent,
     TextDelta,
+    check_params,
     url_host,
 )
 from arena_app.providers.checks import check_endpoints
@@ -288,6 +289,7 @@ class ModelRegistry:
         (:class:`~arena_app.providers.answer_threads.AnswerFeed`)."""
         model = self._model(name)
         params = params or model.info.params
+        check_params(params)  # before any endpoint is tried: a bad value is no endpoint's failure
         tried: list[Endpoint] = []
         attempts = model.entry.retries + 1
         for attempt in range(attempts):

@@ -76,7 +76,7 @@ def build_panel(prefix: str, intro: str, saved_secret: str) -> BattlePanel:
         chat_a = chatbot(LABELS[0], f"{prefix}-chatbot-a")
         chat_b = chatbot(LABELS[1], f"{prefix}-chatbot-b")
     status = gr.Markdown("", elem_id=f"{prefix}-status")
-    with gr.Row():
+    with gr.Row(elem_id=f"{prefix}-vote-bar", elem_classes="vote-bar"):
         votes = {
             key: gr.Button(text, elem_id=f"{prefix}-vote-{key}", interactive=False) for key, text in VOTES
         }
