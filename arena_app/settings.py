@@ -60,7 +60,10 @@ class ArenaSettings(BaseSettings):
         "excludes a battle vote as an identity leak; names from the endpoint file are always included.",
     )
     min_votes: int = Field(
-        default=0, ge=0, description="Models with fewer votes are marked preliminary on the leaderboard."
+        default=20,
+        ge=0,
+        description="Models with fewer counted votes are shown apart as preliminary on the leaderboard "
+        "(and left out of `arena leaderboard fit|show` tables); 0 marks none.",
     )
     daily_vote_cap: int = Field(
         default=0,

@@ -34,6 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root
 from bench.load_procs import (  # noqa: E402
+    CHILD_ENV,
     Database,
     ProcessSet,
     PySpy,
@@ -196,6 +197,7 @@ def _run_in(
                     listen_port=0,
                     endpoints=endpoints,
                     migrate=False,
+                    env=CHILD_ENV,  # rate limits off, as for the single process (one client hash)
                 )
                 base_url = cluster_info.url
                 app_pids = [r.pid for r in cluster_info.replicas]

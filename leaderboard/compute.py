@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,7 +27,8 @@ from leaderboard.params import ComputeParams as ComputeParams  # re-exported
 from leaderboard.ranking import rank_ub
 from leaderboard.result import FitSummary, PairwiseResult, StyleFitSummary, StyleRatings
 from leaderboard.result import LeaderboardResult as LeaderboardResult  # re-exported
-from leaderboard.style import STYLE_FEATURES, StyleResult, style_control
+from leaderboard.separation import floor_intervals, is_separated
+from leaderboard.style import STYLE_FEATURES, StyleResult, style_control, style_covariates
 from leaderboard.summaries import tie_summary, top1_fragility
 from leaderboard.weighted import WeightedVotes
 
@@ -99,7 +100,8 @@ def compute_leaderboard(
     style = None
     if params.style_control and data.style is not None and len(data.style.model_a):
         t0 = time.perf_counter()
-        style = _style_ratings(_style_fit(data.style, m, params, anchor, fit.theta, rng), order)
+        fitted = _style_fit(data.style, m, params, anchor, fit.theta, rng)
+        style = _style_ratings(_floored(fitted, data.style, m, (rating, lower, upper)), order)
         timings["style_s"] = time.perf_counter() - t0
     fragility = None
     if params.fragility and pf.davidson is None and pf.weighted is None and m >= 2:
@@ -206,6 +208,21 @@ def _style_fit(
         )
 
 
+def _floored(
+    res: StyleResult, s: StyleRows, m: int, plain: tuple[FloatArray, FloatArray, FloatArray]
+) -> StyleResult:
+    """``res`` with its intervals floored at the plain fit's width when the votes separate the style model
+    (no maximum-likelihood estimate exists; the sandwich interval would be far too narrow)."""
+    keep = np.ones(len(s.model_a), bool) if s.counts is None else np.asarray(s.counts) > 0
+    x, _, _ = style_covariates(s.features_a[keep], s.features_b[keep])
+    o = np.asarray(s.outcome)[keep]
+    score = np.where(o == 0, 1.0, np.where(o == 1, 0.0, 0.5))
+    if not is_separated(np.asarray(s.model_a)[keep], np.asarray(s.model_b)[keep], score, m, x):
+        return res
+    lower, upper = floor_intervals(res.ratings, res.lower, res.upper, plain)
+    return replace(res, lower=lower, upper=upper, floored=True)
+
+
 def _style_ratings(res: StyleResult, order: IntArray) -> StyleRatings:
     """The style fit in the result's model order (``order``: indices sorted by the raw rating)."""
     return StyleRatings(
@@ -220,4 +237,5 @@ def _style_ratings(res: StyleResult, order: IntArray) -> StyleRatings:
         rank_ub=rank_ub(res.lower, res.upper)[order].tolist(),
         unrankable=(~res.fit.rankable[order]).tolist(),
         fit=StyleFitSummary(res.fit.iterations, res.fit.grad_norm, res.fit.ridge, res.fit.converged),
+        floored=res.floored,
     )

@@ -122,9 +122,13 @@ class StyleRatings:
     rank_ub: list[int]
     unrankable: list[bool]
     fit: StyleFitSummary
+    # the votes separate the style model: its intervals were widened to the plain fit's (never narrower)
+    floored: bool = False
 
     def to_json(self) -> JSONDict:
+        extra: JSONDict = {"floored": True} if self.floored else {}  # older snapshots read unchanged
         return {
+            **extra,
             "features": list(self.features),
             "coefficients": json_number_map(self.coefficients),
             "coef_lower": json_number_map(self.coef_lower),
@@ -152,6 +156,7 @@ class StyleRatings:
             rank_ub=f.integers("rank_ub"),
             unrankable=f.booleans("unrankable"),
             fit=StyleFitSummary.from_json(f.obj("fit")),
+            floored=f.boolean("floored", False),
         )
 
 

@@ -3,9 +3,8 @@
 Style control (as in Chatbot Arena): ``logit P(a beats b) = theta_a - theta_b + beta . x`` with one
 covariate per style feature, ``x_f = (a_f - b_f) / (a_f + b_f + 1)`` for answer tokens, markdown headers,
 list items and bold spans (conversation totals), standardised to mean 0 and standard deviation 1 over the
-battles (a feature with no variation is dropped: its coefficient is 0). Ties count as half a win.
-The style-adjusted ratings are ``theta``; beta says how much each style difference sways votes.
-Intervals: sandwich (default) or bootstrap (resampling battles; slower: a Newton fit per round).
+battles (a feature with no variation is dropped: its coefficient is 0). Ties count as half a win. Ratings:
+``theta``; intervals: sandwich (default) or bootstrap (a Newton fit per round); see leaderboard.separation.
 """
 
 from __future__ import annotations
@@ -208,6 +207,7 @@ class StyleResult:
     upper: FloatArray
     ci: str
     fit: StyleFit
+    floored: bool = False  # intervals widened to the plain fit's (the votes separate the style model)
 
 
 def style_control(

@@ -87,6 +87,8 @@ class LeaderboardView:
     fragility: str | None = None
     snapshot_id: int | None = None
     newer_votes: int = 0  # counted votes of the category that are not in these ratings yet
+    # the votes separate the style model, so its intervals were floored at the plain fit's width
+    style_floored: bool = False
     # votes of the category left out at the snapshot, by reason (total_votes are the counted ones);
     # None: an older snapshot that did not record them
     excluded: dict[str, int] | None = None
@@ -166,6 +168,7 @@ def _build_view(snap: StoredSnapshot, category: str, style_control: bool) -> Lea
         figures=figures,
         style_coefficients=coefs,
         fragility=fragility,
+        style_floored=bool(style_control and result.style is not None and result.style.floored),
     )
 
 

@@ -18,19 +18,15 @@ from arena_app.ui.about_tab import build_about_tab
 from arena_app.ui.battle_resume import wire_resume
 from arena_app.ui.battle_tab import build_battle_tab
 from arena_app.ui.common import Outputs, slider_values
-from arena_app.ui.deep_links import HEAD, INITIAL_QUERY_JS, follow_tab_js, parse_query, resolve
+from arena_app.ui.deep_links import INITIAL_QUERY_JS, follow_tab_js, parse_query, resolve
 from arena_app.ui.direct_chat_tab import ChatPanel, build_direct_chat_tab
 from arena_app.ui.http_guard import RequestGuard, body_cap
 from arena_app.ui.leaderboard_tab import build_leaderboard_tab
+from arena_app.ui.page_assets import CSS, HEAD
 from arena_app.ui.shared_tab import build_shared_tab, shared_html
 from arena_app.ui.side_by_side_tab import build_side_by_side_tab
 
 TITLE = "LLM Arena"
-CSS = """
-.lb-table { width: 100%; border-collapse: collapse; }
-.lb-table th, .lb-table td { padding: 4px 8px; border-bottom: 1px solid var(--border-color-primary); }
-.lb-preliminary { color: var(--body-text-color-subdued); font-size: 0.85em; }
-"""
 
 
 def build_app(services: AppServices) -> gr.Blocks:
@@ -41,7 +37,7 @@ def build_app(services: AppServices) -> gr.Blocks:
         tabs: dict[str, gr.Tab] = {}
         with gr.Tabs(elem_id="main-tabs") as tab_set:
             with gr.Tab("Arena (battle)", id="battle", elem_id="tab-battle") as tabs["battle"]:
-                battle_panel = build_battle_tab(services)
+                battle_panel, terms = build_battle_tab(services)
             with gr.Tab("Arena (side-by-side)", id="sbs", elem_id="tab-sbs") as tabs["sbs"]:
                 sbs_panel = build_side_by_side_tab(services)
             with gr.Tab("Direct chat", id="chat", elem_id="tab-chat") as tabs["chat"]:
@@ -55,6 +51,8 @@ def build_app(services: AppServices) -> gr.Blocks:
         # Reads the latest stored snapshot (cheap); never fits.
         demo.load(view_fn, inputs, outputs, api_visibility="private")
         wire_deep_links(services, demo, tab_set, tabs, shared_tab, shared, chat)
+        if terms is not None:
+            terms.wire_load(demo)
         # a reload continues the browser's current battles (state from the database, on any replica)
         wire_resume(demo, battle_panel, services, services.battle, BattleMode.ANONY)
         wire_resume(demo, sbs_panel, services, services.named, BattleMode.NAMED)

@@ -76,7 +76,7 @@ def build_panel(prefix: str, intro: str, saved_secret: str) -> BattlePanel:
         chat_a = chatbot(LABELS[0], f"{prefix}-chatbot-a")
         chat_b = chatbot(LABELS[1], f"{prefix}-chatbot-b")
     status = gr.Markdown("", elem_id=f"{prefix}-status")
-    with gr.Row():
+    with gr.Row(elem_id=f"{prefix}-vote-bar", elem_classes="vote-bar"):
         votes = {
             key: gr.Button(text, elem_id=f"{prefix}-vote-{key}", interactive=False) for key, text in VOTES
         }
@@ -211,9 +211,9 @@ def stream_updates(
             yield emitter.emit(view, current, final=not current.generating)
             first = False
     except Exception as exc:  # every error becomes status text; bugs are logged by failure_notice
+        # a full render (rare): every prop, in the same form API clients always got for a refusal;
         # displayable: the refused text goes back into the box, and must be JSON-encodable to get there
-        view = panel_view(service, state, failure_notice(exc), displayable(keep_text) if first else None)
-        yield emitter.emit(view, state, final=True)
+        yield render(service, state, failure_notice(exc), displayable(keep_text) if first else None)
 
 
 def vote_handler(

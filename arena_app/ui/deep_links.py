@@ -52,10 +52,8 @@ def resolve(query: Mapping[str, str]) -> DeepLink:
     return DeepLink("battle", asked=False)
 
 
-#: Page <head> script: remember the address's query before the app mounts (its first tab event rewrites
-#: the address to the selected tab).
-HEAD = "<script>window.__arenaInitialQuery = window.location.search;</script>"
-#: The load event's input: that remembered query (or the current one if HEAD did not run).
+#: The load event's input: the address's query as the page was opened (remembered by page_assets.HEAD
+#: before the app mounted: its first tab event rewrites the address), or the current one.
 INITIAL_QUERY_JS = "() => (window.__arenaInitialQuery ?? window.location.search)"
 
 

@@ -16,7 +16,7 @@ from arena_app.services.catalogue import ModelCard
 from arena_app.ui.common import Outputs, failure_notice
 
 if TYPE_CHECKING:
-    from arena_app.services.leaderboard_service import LeaderboardView
+    from arena_app.services.leaderboard_view import LeaderboardRow, LeaderboardView
 
 ViewFn = Callable[[bool, str], Outputs]
 
@@ -56,16 +56,30 @@ def _model_cell(
     return f"<td>{label}</td>", org, lic
 
 
-def table_html(services: AppServices, view: LeaderboardView) -> str:
-    if not view.rows:
-        return f"<p>{html.escape(view.message or 'No leaderboard yet.')}</p>"
+#: what a visitor sees before there are ratings (never an operator command)
+EMPTY_TEXT = (
+    "🌱 No ratings yet. The leaderboard appears once visitors have voted in enough anonymous battles: "
+    "start one in the **Arena (battle)** tab, and check back later."
+)
+NO_STYLE_TEXT = "Style-controlled ratings are not available for this leaderboard yet; untick “Style control”."
+FLOORED_TEXT = (
+    "ℹ️ These few votes can be explained perfectly by answer style, so style control cannot estimate "
+    "its intervals from them: each is shown at least as wide as the plain ratings' interval."
+)
+
+
+def _is_preliminary(services: AppServices, row: LeaderboardRow) -> bool:
+    return row.preliminary or row.votes < services.settings.min_votes
+
+
+def _rows_html(services: AppServices, rows: list[LeaderboardRow], cards: dict[str, ModelCard]) -> str:
     head = "".join(f"<th>{c}</th>" for c in COLUMNS)
-    cards = {card.name: card for card in services.catalogue()}
     body = []
-    for row in view.rows:
-        model_cell, org, lic = _model_cell(cards.get(row.model), row.model, row.preliminary, row.unrankable)
+    for row in rows:
+        preliminary = _is_preliminary(services, row)
+        model_cell, org, lic = _model_cell(cards.get(row.model), row.model, preliminary, row.unrankable)
         ci = f"+{row.upper - row.rating:.0f} / -{row.rating - row.lower:.0f}"
-        cls = ' class="lb-preliminary-row"' if row.preliminary else ""
+        cls = ' class="lb-preliminary-row"' if preliminary else ""
         body.append(
             f"<tr{cls}>"
             + _cell(str(row.rank_ub))
@@ -81,14 +95,39 @@ def table_html(services: AppServices, view: LeaderboardView) -> str:
     return f'<table class="lb-table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
+def table_html(services: AppServices, view: LeaderboardView) -> str:
+    """The ranked models, then (apart) the preliminary ones, each table in its own scroll box so that on
+    a phone every column stays reachable without widening the page."""
+    if not view.rows:
+        text = NO_STYLE_TEXT if view.style_control and view.created_at is not None else EMPTY_TEXT
+        return f'<p id="lb-empty">{html.escape(text).replace("**", "")}</p>'
+    cards = {card.name: card for card in services.catalogue()}
+    ranked = [r for r in view.rows if not _is_preliminary(services, r)]
+    early = [r for r in view.rows if _is_preliminary(services, r)]
+    parts = []
+    if ranked:
+        parts.append(
+            f'<div class="lb-scroll" id="lb-table-scroll">{_rows_html(services, ranked, cards)}</div>'
+        )
+    if early:
+        n = services.settings.min_votes
+        parts.append(
+            f'<h4 id="lb-preliminary-title">Preliminary: fewer than {n} votes so far '
+            "(their ratings still move a lot)</h4>"
+            f'<div class="lb-scroll" id="lb-preliminary-scroll">{_rows_html(services, early, cards)}</div>'
+        )
+    return "\n".join(parts)
+
+
 def _plot(figure_json: str | None) -> PlotData | None:
     """A figure serialised once per snapshot, handed to gr.Plot as is (it would serialise a Figure again)."""
     return None if figure_json is None else PlotData(type="plotly", plot=figure_json)
 
 
 def summary_md(view: LeaderboardView) -> str:
+    """The snapshot's time and size (or the visitor's empty-state text); never an operator command."""
     if view.created_at is None:
-        return view.message or "No leaderboard snapshot yet."
+        return EMPTY_TEXT
     updated = view.created_at.strftime("%Y-%m-%d %H:%M UTC") if isinstance(view.created_at, datetime) else "?"
     kind = "style-controlled" if view.style_control else "raw"
     text = f"**Total votes:** {view.total_votes:,} · **Models:** {view.total_models}"
@@ -103,8 +142,8 @@ def summary_md(view: LeaderboardView) -> str:
         text += f"\n\n**Counted:** {view.total_votes:,} · **Excluded:** {left_out}"
     if view.fragility:
         text += f"\n\n{html.escape(view.fragility)}"
-    if view.message:
-        text += f"\n\n{html.escape(view.message)}"
+    if view.style_floored:
+        text += f"\n\n{FLOORED_TEXT}"
     return text
 
 
@@ -136,7 +175,8 @@ def build_leaderboard_tab(services: AppServices) -> tuple[ViewFn, list[Component
             summary_md(view),
             table_html(services, view),
             gr.update(choices=choices, value=view.category),
-            *[_plot(view.figures.get(key)) for key in PLOTS],
+            # no empty chart frames before there are ratings
+            *[gr.update(value=_plot(view.figures.get(key)), visible=bool(view.rows)) for key in PLOTS],
         )
 
     inputs: list[Component] = [style_checkbox, category_dropdown]

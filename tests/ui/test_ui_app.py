@@ -137,7 +137,7 @@ def test_leaderboard_view_shows_latest_snapshot_table_and_charts(app) -> None:
     demo, services, _srv = app
     client = Client(demo.local_url, verbose=False)
     before = client.predict(False, "overall", api_name="/leaderboard_view")
-    assert "No leaderboard" in repr(before)  # nothing fitted on view: no snapshot yet
+    assert "No ratings yet" in repr(before)  # nothing fitted on view: no snapshot yet
 
     who = ClientIdentity("lb-session", "a" * 64)
     for i in range(6):
@@ -159,7 +159,7 @@ def test_leaderboard_view_shows_latest_snapshot_table_and_charts(app) -> None:
     assert len(plots) == 4 and all(p is not None for p in plots)
     styled_summary, styled_table, *_ = client.predict(True, "overall", api_name="/leaderboard_view")
     # the snapshot was computed without style control: the tab says so instead of showing raw ratings
-    assert "no style-controlled ratings" in styled_summary + styled_table
+    assert "Style-controlled ratings are not available" in styled_summary + styled_table
     assert "<tr" not in styled_table
 
 
