@@ -213,9 +213,9 @@ def stream_updates(
             yield emitter.emit(view, current, final=not current.generating)
             first = False
     except Exception as exc:  # every error becomes status text; bugs are logged by failure_notice
+        # a full render (rare): every prop, in the same form API clients always got for a refusal;
         # displayable: the refused text goes back into the box, and must be JSON-encodable to get there
-        view = panel_view(service, state, failure_notice(exc), displayable(keep_text) if first else None)
-        yield emitter.emit(view, state, final=True)
+        yield render(service, state, failure_notice(exc), displayable(keep_text) if first else None)
 
 
 def vote_handler(
