@@ -28,7 +28,8 @@ def wire_resume(
     any replica; a voted one with its share link); a refused token (forged, foreign, expired) starts a
     fresh round and says why. ``models``: side-by-side's two model pickers, set to the battle's models
     (they are fixed for the battle; a picker left on another model would refuse the next message)."""
-    panel.saved.render()  # at the page's top level: mounted (and read from localStorage) at load
+    # at the page's top level: mounted (and read from localStorage) at load (Block.render is untyped)
+    panel.saved.render()  # type: ignore[no-untyped-call]
     outputs = panel.outputs()
 
     def resume(saved: object) -> Outputs:
