@@ -10,6 +10,9 @@
 3. start one ``arena worker`` subprocess on a free loopback port and wait for ``GET /health`` = 200;
 4. return FastChat-format endpoint entries for two honestly labelled configurations of that one worker
    (greedy and sampled decoding of the same weights), to merge into the model registry.
+
+From then on a :class:`~arena_app.demo_supervisor.WorkerSupervisor` restarts the worker (same port) with
+backoff whenever it dies, and reports its state (``arena serve`` marks the demo models down meanwhile).
 """
 
 from __future__ import annotations
@@ -37,9 +40,9 @@ from arena_app.demo_convert import (
     ensure_converted,
     is_complete,
     log_tail,
-    offline_env,
     stop_process,
 )
+from arena_app.demo_supervisor import WorkerLauncher, WorkerStatus, WorkerSupervisor, status_path
 from arena_app.settings import ArenaSettings
 
 __all__ = [
@@ -77,7 +80,14 @@ class DemoHandle:
 
     endpoints: dict[str, dict[str, object]]  # FastChat-format entries by display name
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    #: restarts the worker once it was ready (see wait_ready); None: not supervised
+    supervisor: WorkerSupervisor | None = None
     _pending: Callable[[], None] | None = None  # the readiness wait, until it has run
+
+    def report_to(self, on_change: Callable[[WorkerStatus], None]) -> None:
+        """Tell ``on_change`` every change of the worker's state (up, restarting, down)."""
+        if self.supervisor is not None:
+            self.supervisor.report_to(on_change)
 
     def wait_ready(self) -> None:
         """Block until the worker answers ``/health`` (a no-op once ready). On failure the workers are
@@ -90,9 +100,13 @@ class DemoHandle:
         except BaseException:
             self.close()
             raise
+        if self.supervisor is not None and self.processes:
+            self.supervisor.adopt(self.processes[0])
 
     def close(self) -> None:
-        """Stop the worker subprocesses (idempotent)."""
+        """Stop the supervisor and the worker subprocesses (idempotent)."""
+        if self.supervisor is not None:
+            self.supervisor.close()
         for proc in self.processes:
             stop_process(proc)
         self.processes.clear()
@@ -146,18 +160,31 @@ def start_demo(settings: ArenaSettings, progress: Progress, *, wait: bool = True
         str(port),
     ]
     progress(f"Demo model: starting a local worker on 127.0.0.1:{port} (log: {log_path})...")
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, env=offline_env(), preexec_fn=_die_with_parent
-        )
-    handle = DemoHandle(endpoints=demo_endpoints(port), processes=[proc])
-    launched = time.monotonic()
-    handle._pending = lambda: wait_healthy(
-        f"http://127.0.0.1:{port}/health", proc, log_path, progress, started=launched
-    )
+    launcher = WorkerLauncher(cmd, port, log_path, preexec=_die_with_parent)
+    handle = supervised(launcher, demo_endpoints(port), progress, status_path(Path(settings.cache_dir)))
     atexit.register(handle.close)
     if wait:
         handle.wait_ready()
+    return handle
+
+
+def supervised(
+    launcher: WorkerLauncher,
+    endpoints: dict[str, dict[str, object]],
+    progress: Progress,
+    status_file: Path | None = None,
+) -> DemoHandle:
+    """Launch the worker of ``launcher`` now; the handle's ``wait_ready()`` waits for it and then hands
+    it to a supervisor that restarts it whenever it dies (state written to ``status_file``)."""
+    proc = launcher.launch()
+    launched = time.monotonic()
+
+    def ready(worker: subprocess.Popen[bytes], started: float | None = None) -> None:
+        wait_healthy(launcher.health_url, worker, launcher.log, progress, started=started)
+
+    supervisor = WorkerSupervisor(launcher, ready, status_file=status_file)
+    handle = DemoHandle(endpoints=endpoints, processes=[proc], supervisor=supervisor)
+    handle._pending = lambda: ready(proc, launched)
     return handle
 
 

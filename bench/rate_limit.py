@@ -30,6 +30,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from arena_app.services.errors import RateLimited  # noqa: E402
 from arena_app.services.rate_limits import RateLimiter  # noqa: E402
 from arena_app.storage import api  # noqa: E402
 from arena_app.storage.db import make_engine, make_session_factory  # noqa: E402
@@ -78,19 +79,21 @@ def seed(url: str, battles: int, clients: int, recent: int) -> None:
     engine.dispose()
 
 
-def measure(url: str, action: str, limits: str, requests: int) -> tuple[list[float], list[float], int]:
-    """Per request: (lock + check seconds, whole transaction seconds); and how many were refused."""
+def measure(url: str, action: str, limits: str, requests: int) -> dict[str, list[float]]:
+    """Per request, in seconds: ``lock``, ``check`` (the two rate-limit steps), ``select1`` (one trivial
+    round trip in the same transaction, the machine's baseline) and ``total`` (the whole transaction);
+    ``refused``: one entry per refused request."""
     engine = make_engine(url)
     sf = make_session_factory(engine)
     limiter = RateLimiter.of(action, limits)
-    checks, totals, refused = [], [], 0
+    out: dict[str, list[float]] = {"lock": [], "check": [], "select1": [], "total": [], "refused": []}
     for _ in range(requests):
         t0 = time.perf_counter()
         with sf() as s:
             s.connection()  # the pool checkout (and PostgreSQL's pre-ping) belongs to the request anyway
             a = time.perf_counter()
             limiter.lock(s, ME)
-            locked = time.perf_counter() - a
+            out["lock"].append(time.perf_counter() - a)
             if action == "battle":
                 own = api.create_battle(
                     s, mode="anony", model_a="m0", model_b="m1", session_id="s", client_hash=ME
@@ -100,13 +103,16 @@ def measure(url: str, action: str, limits: str, requests: int) -> tuple[list[flo
             b = time.perf_counter()
             try:
                 limiter.check(s, ME, own)
-            except Exception:
-                refused += 1
-            checks.append(locked + time.perf_counter() - b)
+            except RateLimited:
+                out["refused"].append(1.0)
+            out["check"].append(time.perf_counter() - b)
+            c = time.perf_counter()
+            s.execute(text("SELECT 1"))
+            out["select1"].append(time.perf_counter() - c)
             s.rollback()
-        totals.append(time.perf_counter() - t0)
+        out["total"].append(time.perf_counter() - t0)
     engine.dispose()
-    return checks, totals, refused
+    return out
 
 
 def _vote(s: Session) -> int:
@@ -152,12 +158,17 @@ def main() -> int:
             f"{args.recent} of the measured client in the last hour (seeded in {seeded:.1f} s)"
         )
         for action in ("battle", "vote"):
-            checks, totals, refused = measure(url, action, args.limits, args.requests)
-            ms = [c * 1000 for c in checks]
+            m = {
+                k: [x * 1000 for x in v] for k, v in measure(url, action, args.limits, args.requests).items()
+            }
+            overhead = [lk + ck for lk, ck in zip(m["lock"], m["check"], strict=True)]
+            p50 = {k: statistics.median(v) for k, v in m.items() if v}
             print(
-                f"  {action} limit {args.limits!r}: check p50 {statistics.median(ms):.3f} ms, "
-                f"p99 {pct(ms, 0.99):.3f} ms, mean {statistics.fmean(ms):.3f} ms; whole request transaction "
-                f"p50 {statistics.median(totals) * 1000:.2f} ms; {refused}/{args.requests} refused"
+                f"  {action} limit {args.limits!r}: overhead (lock + check) p50 "
+                f"{statistics.median(overhead):.3f} ms, p99 {pct(overhead, 0.99):.3f} ms "
+                f"(lock p50 {p50['lock']:.3f}, check p50 {p50['check']:.3f}); one SELECT 1 round trip "
+                f"p50 {p50['select1']:.3f} ms; whole request p50 {p50['total']:.2f} ms; "
+                f"{len(m['refused'])}/{args.requests} refused"
             )
     finally:
         if admin is not None:

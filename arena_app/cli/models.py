@@ -1,7 +1,9 @@
 """``arena models`` (list the configured models) and ``arena models check`` (send each a tiny request).
 
 The listing shows each model's upstream name, api_type, pools (battle / chat), weight, organization,
-endpoint hosts (never full URLs or keys), where its key comes from and whether it is set. ``check`` sends
+endpoint hosts (never full URLs or keys), where its key comes from and whether it is set; with ``--demo``
+also the demo models, whose health is the state of the demo worker of a running ``arena serve --demo``
+(up / restarting / down, and how often it was restarted). ``check`` sends
 "Reply with the word OK." to every endpoint of every (or each named) model and exits 1 if any failed.
 """
 
@@ -17,9 +19,10 @@ from arena_app.settings import ArenaSettings
 
 if TYPE_CHECKING:
     from arena_app.cli.settings_flags import Subcommands
+    from arena_app.services.model_admin import WorkerStatus
 
 
-SETTINGS = ("endpoints_file",)
+SETTINGS = ("endpoints_file", "demo", "cache_dir")
 
 
 def register(sub: Subcommands) -> None:
@@ -35,7 +38,10 @@ def register(sub: Subcommands) -> None:
     models.set_defaults(func=_list)
     actions = models.add_subparsers(dest="models_command", metavar="ACTION")
     check = add_command(
-        actions, "check", settings=SETTINGS, help="send a tiny request to every endpoint; exit 1 if any fails"
+        actions,
+        "check",
+        settings=("endpoints_file",),
+        help="send a tiny request to every endpoint; exit 1 if any fails",
     )
     check.add_argument("names", nargs="*", metavar="MODEL", help="models to check (default: all)")
     check.add_argument(
@@ -68,6 +74,8 @@ def _list(args: argparse.Namespace, settings: ArenaSettings) -> int:
         for m in listing:
             item = asdict(m.info)
             item.update(key_source=m.key_source, key_configured=m.key_configured, healthy=m.healthy)
+            if m.demo:
+                item["worker"] = asdict(m.worker) if m.worker is not None else {"state": "down"}
             out.append(item)
         print(json.dumps(out, indent=2))
         return 0
@@ -82,6 +90,8 @@ def _list(args: argparse.Namespace, settings: ArenaSettings) -> int:
         if key.endswith("MISSING"):
             missing.append(info.name)
         state = "no key" if key.endswith("MISSING") else "ok" if m.healthy else "cooling down"
+        if m.demo:
+            state = _worker_state(m.worker)
         rows.append(
             [
                 info.name,
@@ -99,6 +109,14 @@ def _list(args: argparse.Namespace, settings: ArenaSettings) -> int:
     if missing:
         print(f"\n{len(missing)} model(s) have no key: set the environment variables shown as MISSING.")
     return 0
+
+
+def _worker_state(worker: WorkerStatus | None) -> str:
+    """The HEALTH cell of a demo model: its worker's state and restarts."""
+    if worker is None:
+        return "down (no arena serve --demo running)"
+    restarts = f"{worker.restarts} restart{'s' if worker.restarts != 1 else ''}"
+    return f"worker {worker.state}, {restarts}"
 
 
 def _check(args: argparse.Namespace, settings: ArenaSettings) -> int:

@@ -3,10 +3,11 @@
 
 FastChat writes the array with ``json.dump(..., indent=2)``: each element then ends with a newline, the
 element indentation and ``}``. A raw newline cannot occur inside a JSON string, and deeper objects close
-further right, so that marker ends exactly the top-level elements: pieces of ~``PIECE_BYTES`` cut after
-the last marker are parsed by orjson as arrays. A piece that does not parse (another layout, or an invalid
-file) raises :class:`NotIndented`, and the caller reads the file again with :func:`ijson_pieces` (ijson's
-incremental C parser: any layout, slower, precise errors).
+further right, so that marker ends exactly the top-level elements (with one compact element per line, as
+``arena export votes --format fastchat`` writes, ``},`` before a newline does): pieces of
+~``PIECE_BYTES`` cut after the last marker are parsed by orjson as arrays. A piece that does not parse
+(another layout, or an invalid file) raises :class:`NotIndented`, and the caller reads the file again
+with :func:`ijson_pieces` (ijson's incremental C parser: any layout, slower, precise errors).
 """
 
 from __future__ import annotations
@@ -45,14 +46,17 @@ def _indent(head: bytes) -> bytes:
 def indented_pieces(path: Path) -> Iterator[list[object]]:
     """The elements of an indented JSON array, a piece (a list of objects) at a time."""
     with path.open("rb") as fh:
-        marker = b"\n" + _indent(fh.read(1 << 16)) + b"}"
+        indent = _indent(fh.read(1 << 16))
+        # one element per line (our --format fastchat export): "}," then a newline ends an element
+        marker, keep = (b"\n" + indent + b"}", len(indent) + 2) if indent else (b"},\n", 1)
         fh.seek(0)
         rest, first = b"", True
         while True:
             data = fh.read(PIECE_BYTES)
             buf = rest + data
-            end = buf.rfind(marker) + len(marker) if data else len(buf)
-            if data and end < len(marker):  # no element ends in this piece yet: read on
+            found = buf.rfind(marker)
+            end = found + keep if data else len(buf)
+            if data and found < 0:  # no element ends in this piece yet: read on
                 rest = buf
                 continue
             piece, rest = buf[:end].strip(), buf[end:]

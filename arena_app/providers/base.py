@@ -11,6 +11,7 @@ then exactly one :class:`Completion` to whoever waits.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, Protocol, TypeVar
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from arena_app.providers.errors import ProviderError
+from arena_app.providers.errors import BadRequest, ProviderError
 
 Role = Literal["system", "user", "assistant"]
 
@@ -41,6 +42,16 @@ class GenerationParams:
     max_new_tokens: int = 1024
     stop: tuple[str, ...] = ()
     extra_body: dict[str, object] = field(default_factory=dict)
+
+
+def check_params(params: GenerationParams) -> None:
+    """Refuse values no provider can send (the services check the ranges first; this is the last guard
+    before an endpoint is tried): :class:`BadRequest`, which does not count against an endpoint's health."""
+    if not (math.isfinite(params.temperature) and math.isfinite(params.top_p)) or params.max_new_tokens < 1:
+        raise BadRequest(
+            f"Invalid generation parameters (temperature {params.temperature}, top p {params.top_p}, "
+            f"max tokens {params.max_new_tokens})."
+        )
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,11 @@ class Endpoint:
         self.requests = 0
         self.failures = 0
         self.last_error: str | None = None
+        #: set while the endpoint is known to be down (a supervised local worker restarting): why
+        self.down: str | None = None
+
+    def usable(self, now: float) -> bool:
+        return self.down is None and self.cooldown_until <= now
 
 
 class EndpointPool:
@@ -53,7 +58,7 @@ class EndpointPool:
     def any_healthy(self, endpoints: Sequence[Endpoint]) -> bool:
         now = self.clock()
         with self._cond:
-            return any(ep.cooldown_until <= now for ep in endpoints)
+            return any(ep.usable(now) for ep in endpoints)
 
     def health(self, endpoints: Sequence[Endpoint]) -> tuple[EndpointHealth, ...]:
         now = self.clock()
@@ -61,14 +66,14 @@ class EndpointPool:
             return tuple(
                 EndpointHealth(
                     host=ep.host,
-                    healthy=ep.cooldown_until <= now,
+                    healthy=ep.usable(now),
                     in_flight=ep.in_flight,
                     max_concurrency=ep.max_concurrency,
                     consecutive_failures=ep.consecutive_failures,
                     cooldown_remaining_s=max(0.0, ep.cooldown_until - now),
                     requests=ep.requests,
                     failures=ep.failures,
-                    last_error=ep.last_error,
+                    last_error=ep.down or ep.last_error,
                 )
                 for ep in endpoints
             )
@@ -111,7 +116,7 @@ class EndpointPool:
         used while the model has any (even if they are full); cooling ones only when all are cooling.
         A retry prefers an endpoint not tried yet. Call with the lock held (from :meth:`acquire`)."""
         now = self.clock()
-        candidates = [ep for ep in endpoints if ep.cooldown_until <= now] or list(endpoints)
+        candidates = [ep for ep in endpoints if ep.usable(now)] or list(endpoints)
         untried = [ep for ep in candidates if ep not in tried]
         for pool in (untried, candidates):
             free = [ep for ep in pool if ep.in_flight < ep.max_concurrency]
@@ -120,6 +125,17 @@ class EndpointPool:
                 best = [ep for ep in free if ep.in_flight == least]
                 return best[next(self._rotation) % len(best)]
         return None
+
+    def set_down(self, endpoints: Sequence[Endpoint], reason: str | None) -> None:
+        """Mark ``endpoints`` down (``reason``) or, with None, up again: a worker that was restarted and
+        answers its health check starts with a clean record (no cool-down, no failure streak)."""
+        with self._cond:
+            for ep in endpoints:
+                ep.down = reason
+                if reason is None:
+                    ep.consecutive_failures = 0
+                    ep.cooldown_until = float("-inf")
+            self._cond.notify_all()
 
     def release(self, ep: Endpoint) -> None:
         with self._cond:

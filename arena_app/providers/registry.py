@@ -21,7 +21,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -40,6 +40,7 @@ from arena_app.providers.base import (
     Provider,
     StreamEvent,
     TextDelta,
+    check_params,
     url_host,
 )
 from arena_app.providers.checks import check_endpoints
@@ -223,6 +224,11 @@ class ModelRegistry:
             for m in self._models.values()
         ]
 
+    def set_down(self, names: Iterable[str], reason: str | None) -> None:
+        """Mark every endpoint of the models ``names`` down (``reason``, shown in the health report) or up
+        again (None). A model that is down is not sampled for battles (see :meth:`battle_models`)."""
+        self._pool.set_down([ep for name in names for ep in self._model(name).endpoints], reason)
+
     def identity_words(self) -> list[str]:
         """Lower-case words whose mention in an answer reveals a model's identity: display names,
         upstream model names, organizations and distinctive name fragments (e.g. "llama", "claude")."""
@@ -283,6 +289,7 @@ class ModelRegistry:
         (:class:`~arena_app.providers.answer_threads.AnswerFeed`)."""
         model = self._model(name)
         params = params or model.info.params
+        check_params(params)  # before any endpoint is tried: a bad value is no endpoint's failure
         tried: list[Endpoint] = []
         attempts = model.entry.retries + 1
         for attempt in range(attempts):

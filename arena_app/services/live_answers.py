@@ -32,7 +32,8 @@ from arena_app.storage.errors import DatabaseUnavailableError
 log = logging.getLogger(__name__)
 
 #: At most one update per this many seconds while text streams (each update re-renders the chats, so
-#: this is the knob for the UI's CPU cost per streamed answer); a finished answer is reported at once.
+#: this is the knob for the UI's CPU cost per streamed answer); an answer that ended shows within the
+#: interval, the end of the last one at once.
 MIN_UPDATE_INTERVAL_S = 0.04
 #: ... and, with many streams at once, the whole process sends at most about this many updates per second
 #: (each stream's interval grows with the number of streams), but never waits longer than MAX below.
@@ -216,16 +217,15 @@ def stream_sides(
             while not snap.done:
                 got = feed.get()
                 assert got is not None  # no timeout given
-                batch = [got]
-                # coalesce what arrives until the update interval is over; a finished side is shown at once
+                _apply(snap, got[0], got[1], jobs[got[0]])
+                # coalesce what arrives until the update interval is over (an ended side included: it
+                # shows within the interval); the end of the last one is shown at once
                 due = last_update + pacer.interval_s
-                while isinstance(batch[-1][1], str):
+                while not snap.done:
                     more = feed.get(timeout=max(0.0, due - time.monotonic()))
                     if more is None:
                         break
-                    batch.append(more)
-                for index, item in batch:
-                    _apply(snap, index, item, jobs[index])
+                    _apply(snap, more[0], more[1], jobs[more[0]])
                 last_update = time.monotonic()
                 yield snap
     finally:

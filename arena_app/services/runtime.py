@@ -25,6 +25,7 @@ from arena_app.storage.db import parse_url
 
 if TYPE_CHECKING:  # the providers import the SDKs, the demo subprocess machinery: load them when serving
     from arena_app.demo import DemoHandle
+    from arena_app.demo_supervisor import WorkerStatus
     from arena_app.providers.endpoints import EndpointConfig
     from arena_app.providers.registry import ModelRegistry
 
@@ -121,6 +122,18 @@ def demo_errors() -> Iterator[None]:
         raise Unavailable(str(exc)) from exc
 
 
+def demo_availability(registry: ModelRegistry, names: list[str], say: Say) -> Callable[[WorkerStatus], None]:
+    """What the demo worker's supervisor reports becomes the availability of the demo models ``names``
+    in the registry: while the worker is not up they are down, so no battle is sampled onto them."""
+
+    def on_change(status: WorkerStatus) -> None:
+        reason = None if status.up else f"the local demo worker is {status.state} ({status.detail})"
+        registry.set_down(names, reason)
+        say(f"demo worker {status.state} (restarts: {status.restarts})")
+
+    return on_change
+
+
 @dataclass(frozen=True)
 class ServeRuntime:
     services: AppServices
@@ -150,6 +163,10 @@ def serving(settings: ArenaSettings, *, say: Say, progress: Say) -> Iterator[Ser
             cleanup.callback(demo.close)
         registry = build_registry(settings, file_config, demo.endpoints if demo else None, say=say)
         cleanup.callback(registry.close)
+        if demo is not None:  # an endpoint file's entry that replaced a demo name is not the worker's
+            overridden = file_config.entries if file_config is not None else {}
+            demo_names = [n for n in demo.endpoints if n not in overridden and n not in registry.skipped]
+            demo.report_to(demo_availability(registry, demo_names, say))
         if not registry.models():
             say("warning: no models configured; pass --endpoints FILE or --demo (the tabs will say so)")
         services = create_services(settings, registry)

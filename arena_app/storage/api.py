@@ -23,7 +23,9 @@ from arena_app.storage.conversations import (
     add_assistant_message,
     add_user_message,
     create_conversation,
+    created_empty,
     get_conversation,
+    keep_alive,
     list_messages,
     new_conversation,
 )
@@ -68,8 +70,8 @@ __all__ = [
 SALT_KEY = "client_id_salt"  # where older versions kept the salt (moved out at start)
 
 
-def _insert_if_absent(s: Session, model: type[Vote] | type[AppMeta], values: dict[str, Any]) -> bool:
-    """INSERT ... ON CONFLICT DO NOTHING; True if the row was inserted (False: a unique key already taken)."""
+def _insert_if_absent(s: Session, model: type[Vote] | type[AppMeta], values: dict[str, Any]) -> object:
+    """INSERT ... ON CONFLICT DO NOTHING; the new row's key, or None when a unique key was already taken."""
     dialect = s.get_bind().dialect.name
     if dialect == "postgresql":
         stmt: Any = postgresql.insert(model)
@@ -79,7 +81,7 @@ def _insert_if_absent(s: Session, model: type[Vote] | type[AppMeta], values: dic
         raise InvalidInputError(f"unsupported database dialect {dialect!r}")
     stmt = stmt.values(**values).on_conflict_do_nothing()
     key = Vote.id if model is Vote else AppMeta.key
-    return s.execute(stmt.returning(key)).first() is not None
+    return s.execute(stmt.returning(key)).scalar()
 
 
 # --------------------------------------------------------------------------- battles and votes
@@ -120,7 +122,10 @@ def create_battle(
     )
     s.add(row)
     s.flush()
-    return mapping.battle_record(s, row)
+    created_empty(s, conv_a)
+    created_empty(s, conv_b)
+    keep_alive(s, row)
+    return mapping.battle_record(s, row, tags=())  # a new battle has no tags yet
 
 
 def _get_battle_row(s: Session, battle_id: int) -> Battle:
@@ -177,21 +182,33 @@ def record_vote(
         else validation.choice("excluded reason", excluded_reason, ExcludedReason)
     )
     _get_battle_row(s, battle_id)
+    session = validation.text("session id", session_id, validation.MAX_ID)
+    client = validation.text("client hash", client_hash, validation.MAX_ID)
+    created_at = utcnow()
     values = {
         "battle_id": battle_id,
         "outcome": vote_outcome.value,
         "turn_count": turn_count,
         "excluded_reason": None if reason is None else reason.value,
-        "session_id": validation.text("session id", session_id, validation.MAX_ID),
-        "client_hash": validation.text("client hash", client_hash, validation.MAX_ID),
-        "created_at": utcnow(),
+        "session_id": session,
+        "client_hash": client,
+        "created_at": created_at,
     }
     s.flush()  # pending ORM changes first, so the INSERT sees them
-    if not _insert_if_absent(s, Vote, values):
+    vote_id = _insert_if_absent(s, Vote, values)
+    if not isinstance(vote_id, int):  # None: the battle's unique vote key was taken
         raise DuplicateVoteError(f"battle {battle_id} already has a vote")
-    row = s.scalar(select(Vote).where(Vote.battle_id == battle_id))
-    assert row is not None
-    return mapping.vote_record(row)
+    # the record from what was inserted (no SELECT of the row just written)
+    return VoteRecord(
+        id=vote_id,
+        battle_id=battle_id,
+        outcome=vote_outcome,
+        turn_count=turn_count,
+        excluded_reason=reason,
+        session_id=session,
+        client_hash=client,
+        created_at=created_at,
+    )
 
 
 def get_vote_for_battle(s: Session, battle_id: int) -> VoteRecord | None:

@@ -15,6 +15,16 @@ from arena_app.storage.models import Conversation, Message
 from arena_app.storage.records import ConversationRecord, MessageRecord, StyleCounts
 from arena_app.storage.types import utcnow
 
+#: ``Session.info`` keys: rows created in this transaction, held so that later calls in it find them in
+#: the identity map (the Session holds clean rows only weakly: a created battle's conversations were read
+#: back with a SELECT each); and the next message position of conversations created in it.
+_KEEP, _NEXT_POSITION = "arena_rows_created", "arena_next_position"
+
+
+def keep_alive(s: Session, *rows: object) -> None:
+    """Hold ``rows`` for the rest of the transaction (see :data:`_KEEP`)."""
+    s.info.setdefault(_KEEP, []).extend(rows)
+
 
 def new_conversation(
     s: Session,
@@ -47,6 +57,7 @@ def create_conversation(
 ) -> ConversationRecord:
     row = new_conversation(s, mode, model_name, session_id, client_hash, params)
     s.flush()
+    created_empty(s, row)
     return mapping.conversation_record(row)
 
 
@@ -61,7 +72,19 @@ def _get_conversation_row(s: Session, conversation_id: int) -> Conversation:
     return row
 
 
+def created_empty(s: Session, conversation: Conversation) -> None:
+    """``conversation`` (flushed) was created in this transaction: it has no messages yet."""
+    keep_alive(s, conversation)
+    s.info.setdefault(_NEXT_POSITION, {})[conversation.id] = 0
+
+
 def _next_position(s: Session, conversation_id: int) -> int:
+    """The position of the next message; counted here for a conversation created in this transaction
+    (every message insert goes through this module), otherwise asked of the database."""
+    known: dict[int, int] = s.info.get(_NEXT_POSITION, {})
+    if conversation_id in known:
+        known[conversation_id] += 1
+        return known[conversation_id] - 1
     last = s.scalar(select(func.max(Message.position)).where(Message.conversation_id == conversation_id))
     return 0 if last is None else last + 1
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -65,8 +67,10 @@ def message_record(row: Message) -> MessageRecord:
     )
 
 
-def battle_record(s: Session, row: Battle) -> BattleRecord:
-    tags = s.scalars(select(BattleTag.tag).where(BattleTag.battle_id == row.id).order_by(BattleTag.tag))
+def battle_record(s: Session, row: Battle, tags: Iterable[str] | None = None) -> BattleRecord:
+    """``tags``: the battle's tags when the caller knows them (default: read them)."""
+    if tags is None:
+        tags = s.scalars(select(BattleTag.tag).where(BattleTag.battle_id == row.id).order_by(BattleTag.tag))
     return BattleRecord(
         id=row.id,
         mode=BattleMode(row.mode),

@@ -19,14 +19,16 @@ A refused action raises inside the transaction, so its rows are rolled back: not
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import Select, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from arena_app.storage.models import Battle, Vote
+from arena_app.storage.types import UTCDateTime
 
 #: what is limited -> (table, the advisory lock's first key)
 ACTIONS: dict[str, tuple[type[Battle] | type[Vote], int]] = {
@@ -48,6 +50,23 @@ def lock_client(s: Session, action: str, client_hash: str) -> None:
         s.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": namespace, "key": key})
 
 
+@functools.cache
+def _nth_latest_query(action: str) -> Select[datetime]:
+    """The sliding-log query of ``action``, built once (its compiled form is cached by SQLAlchemy)."""
+    model, _ = ACTIONS[action]
+    return (
+        select(model.created_at)
+        .where(
+            model.client_hash == bindparam("client"),
+            model.created_at > bindparam("since", type_=UTCDateTime()),
+            model.id != bindparam("own"),
+        )
+        .order_by(model.created_at.desc())
+        .limit(1)
+        .offset(bindparam("offset"))
+    )
+
+
 def nth_latest(
     s: Session,
     action: str,
@@ -57,12 +76,9 @@ def nth_latest(
 ) -> list[datetime | None]:
     """Per ``(since, n)``: the time of the client's ``n``-th most recent ``action`` after ``since``, or
     None when there are fewer (``exclude_id``: the row being guarded, not counted against itself)."""
-    model, _ = ACTIONS[action]
-    out: list[datetime | None] = []
-    for since, n in windows:
-        query = select(model.created_at).where(model.client_hash == client_hash, model.created_at > since)
-        if exclude_id is not None:
-            query = query.where(model.id != exclude_id)
-        query = query.order_by(model.created_at.desc()).limit(1).offset(n - 1)
-        out.append(s.scalar(query))
-    return out
+    query = _nth_latest_query(action)
+    own = -1 if exclude_id is None else exclude_id  # ids start at 1
+    return [
+        s.execute(query, {"client": client_hash, "since": since, "own": own, "offset": n - 1}).scalar()
+        for since, n in windows
+    ]

@@ -17,7 +17,7 @@ from arena_app.services.battle_state import LABELS, BattleState
 from arena_app.services.client_id import ClientIdentity
 from arena_app.ui.common import Outputs, chatbot, chatbot_value, failure_notice, identify
 from arena_app.ui.panel_view import NO_BATTLE, PanelEmitter, PanelView, wire_messages
-from arena_app.ui.rendering import inline_code
+from arena_app.ui.rendering import inline_code, plain_markdown
 
 OUTCOME_LABELS = {
     Outcome.MODEL_A: "👈 A is better",
@@ -131,7 +131,9 @@ def status_text(state: BattleState) -> str:
     failed = state.side_failed()
     if failed:
         return (
-            "❌ " + " ".join(failed) + " This round cannot be voted: press Regenerate or start a new round."
+            "❌ "  # the sentences carry upstream error text: data, never markup
+            + " ".join(plain_markdown(f) for f in failed)
+            + " This round cannot be voted: press Regenerate or start a new round."
         )
     if not state.turns:
         return ""
@@ -178,7 +180,7 @@ def panel_view(
         chat_a=wire_messages(chatbot_value(state.transcript(0), _side_note(state, 0), state.generating)),
         chat_b=wire_messages(chatbot_value(state.transcript(1), _side_note(state, 1), state.generating)),
         # what gr.Markdown's postprocess would do (the panel's events skip Gradio's postprocess)
-        status=inspect.cleandoc(notice if notice is not None else status_text(state)),
+        status=inspect.cleandoc(plain_markdown(notice) if notice is not None else status_text(state)),
         reveal=inspect.cleandoc(reveal_text(service, state)),
         buttons=(
             not state.voted and not state.generating and not state.side_failed(),
@@ -214,9 +216,9 @@ def stream_updates(
             yield emitter.emit(view, current, final=not current.generating)
             first = False
     except Exception as exc:  # every error becomes status text; bugs are logged by failure_notice
+        # a full render (rare): every prop, in the same form API clients always got for a refusal;
         # displayable: the refused text goes back into the box, and must be JSON-encodable to get there
-        view = panel_view(service, state, failure_notice(exc), displayable(keep_text) if first else None)
-        yield emitter.emit(view, state, final=True)
+        yield render(service, state, failure_notice(exc), displayable(keep_text) if first else None)
 
 
 def vote_handler(

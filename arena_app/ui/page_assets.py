@@ -21,10 +21,14 @@ CSS = """
   border: 1px solid var(--border-color-primary); border-radius: 4px; background: transparent; }
 .arena-copy::before { content: "⧉"; }
 .arena-copy.copied::before { content: "✓"; }
-body, gradio-app { overflow-x: hidden; }
 @media (max-width: 640px) {
   .gradio-container { padding-left: 6px !important; padding-right: 6px !important; }
-  .vote-bar button { min-width: 0 !important; font-size: 0.85em; padding: 4px !important; }
+  /* on a phone the bar is fixed to the bottom of the screen (an ancestor's overflow defeats sticky);
+     the tab gets room below so the bar never covers its last controls */
+  .vote-bar { position: fixed; left: 0; right: 0; bottom: 0; margin: 0; padding: 4px 6px;
+    flex-wrap: nowrap !important; box-shadow: 0 -2px 6px rgba(0, 0, 0, 0.15); }
+  .vote-bar button { min-width: 0 !important; font-size: 0.8em; padding: 4px 2px !important; }
+  #tab-battle, #tab-sbs { padding-bottom: 72px; }
 }
 """
 
@@ -61,6 +65,5 @@ _COPY_JS = """
 """
 
 HEAD = (
-    "<script>window.__arenaInitialQuery = window.location.search;</script>"
-    "<script>document.addEventListener('DOMContentLoaded', () => {" + _COPY_JS + "});</script>"
+    "<script>window.__arenaInitialQuery = window.location.search;</script><script>" + _COPY_JS + "</script>"
 )

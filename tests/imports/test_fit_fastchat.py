@@ -140,3 +140,31 @@ def test_style_matrix_fast_path_agrees_with_row_by_row() -> None:
         want = [style_cell(m) for m in rows]
         for row, cell in zip(got, want, strict=True):
             assert (np.isnan(row).all() and cell is None) or row.tolist() == list(cell or ())
+
+
+@pytest.mark.parametrize("layout", ["indent=2", "one per line"])
+def test_nested_arrays_are_read_in_pieces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str
+) -> None:
+    import json
+
+    from arena_app.files import json_pieces
+
+    rows = battles(300, seed=11)
+    path = tmp_path / "b.json"
+    if layout == "indent=2":
+        write_array(path, rows)
+    else:
+        path.write_text("[\n" + ",\n".join(json.dumps(r) for r in rows) + "\n]\n")
+    reference = fit_file(write_lines(tmp_path / "b.jsonl", rows), ComputeParams(rounds=5, style_control=True))
+    monkeypatch.setattr(json_pieces, "PIECE_BYTES", 3000)  # many pieces, each cut at an element's end
+
+    def no_fallback(path: Path) -> None:
+        raise AssertionError("read with ijson: the pieces did not parse")
+
+    monkeypatch.setattr("arena_app.files.battle_readers.ijson_pieces", no_fallback)
+    out = fit_file(path, ComputeParams(rounds=5, style_control=True))
+    assert out.result.models == reference.result.models
+    assert out.result.rating == pytest.approx(reference.result.rating, abs=1e-9)
+    assert out.result.style is not None and reference.result.style is not None
+    assert out.result.style.rating == pytest.approx(reference.result.style.rating, abs=1e-9)

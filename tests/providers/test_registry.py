@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from arena_app.providers.base import ChatMessage, Completion, GenerationParams, 
 from arena_app.providers.endpoints import API_TYPES
 from arena_app.providers.errors import (
     AuthenticationFailed,
+    BadRequest,
     Cancelled,
     EndpointFileError,
     ModelBusy,
@@ -221,6 +223,28 @@ def test_user_errors_do_not_hurt_health(servers: list[OpenAIFakeServer]) -> None
     assert reg.is_healthy("m")
     assert reg.health_report()[0].endpoints[0].in_flight == 0
     assert srv.client_closed.wait(1)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        GenerationParams(temperature=math.nan),
+        GenerationParams(top_p=math.inf),
+        GenerationParams(max_new_tokens=0),
+    ],
+)
+def test_parameters_no_provider_can_send_are_refused_before_any_endpoint(
+    servers: list[OpenAIFakeServer], params: GenerationParams
+) -> None:
+    """The last guard behind the services' range checks: BadRequest, no request, health untouched."""
+    srv = servers[0]
+    reg = ModelRegistry.from_mapping({"m": entry(srv.base_url)}, env=ENV, failure_threshold=1)
+    for _ in range(3):
+        with pytest.raises(BadRequest, match="Invalid generation parameters"):
+            list(reg.stream("m", MSGS, params))
+    assert srv.requests == []
+    assert reg.is_healthy("m") and reg.health_report()[0].endpoints[0].failures == 0
+    assert text_of(reg.stream("m", MSGS))  # and it still answers
 
 
 def test_unhealthy_endpoint_is_skipped_while_another_is_healthy(servers: list[OpenAIFakeServer]) -> None:
