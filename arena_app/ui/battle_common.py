@@ -17,7 +17,7 @@ from arena_app.services.battle_state import LABELS, BattleState
 from arena_app.services.client_id import ClientIdentity
 from arena_app.ui.common import Outputs, chatbot, chatbot_value, failure_notice, identify
 from arena_app.ui.panel_view import NO_BATTLE, PanelEmitter, PanelView, wire_messages
-from arena_app.ui.rendering import inline_code
+from arena_app.ui.rendering import inline_code, plain_markdown
 
 OUTCOME_LABELS = {
     Outcome.MODEL_A: "👈 A is better",
@@ -69,8 +69,11 @@ def build_panel(prefix: str, intro: str, saved_secret: str) -> BattlePanel:
     """Create the components (call inside a gr.Tab). elem_ids are documented in docs/ui.md.
     ``saved_secret``: the BrowserState secret, the same on every replica (AppServices.browser_secret)."""
     state = gr.State(None)
-    # a fixed storage key, so that a reload served by any replica finds the token
-    saved = gr.BrowserState(NO_BATTLE, storage_key=f"arena-{prefix}-battle", secret=saved_secret)
+    # a fixed storage key, so that a reload served by any replica finds the token; rendered outside the
+    # tabs by ui/battle_resume.wire_resume (a component in a tab not yet opened is not mounted at load)
+    saved = gr.BrowserState(
+        NO_BATTLE, storage_key=f"arena-{prefix}-battle", secret=saved_secret, render=False
+    )
     gr.Markdown(intro)
     with gr.Row():
         chat_a = chatbot(LABELS[0], f"{prefix}-chatbot-a")
@@ -128,7 +131,9 @@ def status_text(state: BattleState) -> str:
     failed = state.side_failed()
     if failed:
         return (
-            "❌ " + " ".join(failed) + " This round cannot be voted: press Regenerate or start a new round."
+            "❌ "  # the sentences carry upstream error text: data, never markup
+            + " ".join(plain_markdown(f) for f in failed)
+            + " This round cannot be voted: press Regenerate or start a new round."
         )
     if not state.turns:
         return ""
@@ -175,7 +180,7 @@ def panel_view(
         chat_a=wire_messages(chatbot_value(state.transcript(0), _side_note(state, 0), state.generating)),
         chat_b=wire_messages(chatbot_value(state.transcript(1), _side_note(state, 1), state.generating)),
         # what gr.Markdown's postprocess would do (the panel's events skip Gradio's postprocess)
-        status=inspect.cleandoc(notice if notice is not None else status_text(state)),
+        status=inspect.cleandoc(plain_markdown(notice) if notice is not None else status_text(state)),
         reveal=inspect.cleandoc(reveal_text(service, state)),
         buttons=(
             not state.voted and not state.generating and not state.side_failed(),

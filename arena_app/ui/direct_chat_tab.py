@@ -25,6 +25,7 @@ from arena_app.ui.common import (
     slider_values,
     wire_param_note,
 )
+from arena_app.ui.rendering import plain_markdown
 
 FEEDBACK_BUTTONS = {
     FeedbackKind.UPVOTE: "👍 Upvote",
@@ -47,7 +48,8 @@ def _status(state: ChatState) -> str:
     if state.generating:
         return "⏳ Generating…"
     if state.last is not None and state.last.finish_reason == FinishReason.ERROR:
-        return f"❌ {sentence(state.last.error or 'The answer failed')} Press Regenerate or Clear."
+        failed = plain_markdown(sentence(state.last.error or "The answer failed"))  # data, never markup
+        return f"❌ {failed} Press Regenerate or Clear."
     return ""
 
 
@@ -59,7 +61,7 @@ def render(state: ChatState, notice: str | None = None, input_value: str | None 
         state,
         gr.update() if input_value is None else gr.update(value=input_value),
         chatbot_value(state.transcript(), _note(state), state.generating),
-        notice if notice is not None else _status(state),
+        plain_markdown(notice) if notice is not None else _status(state),
         button(not state.generating and not failed),
         button(state.generating),
         button(bool(state.turns) and not state.generating),

@@ -10,6 +10,7 @@ attributes, links limited to http/https/mailto). The Chatbot is configured with 
 from __future__ import annotations
 
 import html
+import re
 
 import nh3
 from markdown_it import MarkdownIt
@@ -60,7 +61,24 @@ def render_markdown(text: str) -> str:
         url_schemes={"http", "https", "mailto"},
         filter_style_properties={"text-align"},
         link_rel="noopener noreferrer nofollow",
+        url_relative="deny",  # `[x](//host/...)` and `(/path)` links lose their href: absolute http(s) only
     ).strip()
+
+
+# Markdown punctuation that starts a link, an image, emphasis, a code span, a strike or a table cell; and the
+# starts of GFM autolinks ("www." and "scheme://"). Sentence punctuation stays as it is, so the status text
+# is unchanged for ordinary messages.
+_MD_MARKUP = re.compile(r"([\\`*_\[\]~|])")
+_AUTOLINK = re.compile(r"(?i)\b(www)\.|:(?=//)")
+
+
+def plain_markdown(text: str) -> str:
+    """Untrusted text (an upstream error message, a refusal naming user input) for a gr.Markdown string,
+    shown exactly as written: HTML is escaped (no ``<img>``, ``<a>`` or ``<form>`` reaches the browser),
+    the Markdown punctuation of links, images and emphasis is backslash-escaped, and autolink starts are
+    broken, so a ``//host``, ``www.`` or ``https://`` URL stays text."""
+    escaped = _MD_MARKUP.sub(r"\\\1", html.escape(text, quote=False))
+    return _AUTOLINK.sub(lambda m: f"{m.group(1)}\\." if m.group(1) else "\\:", escaped)
 
 
 def render_note(text: str) -> str:
