@@ -39,7 +39,7 @@ def build_app(services: AppServices) -> gr.Blocks:
             with gr.Tab("Arena (battle)", id="battle", elem_id="tab-battle") as tabs["battle"]:
                 battle_panel, terms = build_battle_tab(services)
             with gr.Tab("Arena (side-by-side)", id="sbs", elem_id="tab-sbs") as tabs["sbs"]:
-                sbs_panel = build_side_by_side_tab(services)
+                sbs_panel, sbs_models = build_side_by_side_tab(services)
             with gr.Tab("Direct chat", id="chat", elem_id="tab-chat") as tabs["chat"]:
                 chat = build_direct_chat_tab(services)
             with gr.Tab("Leaderboard", id="leaderboard", elem_id="tab-leaderboard") as tabs["leaderboard"]:
@@ -55,7 +55,7 @@ def build_app(services: AppServices) -> gr.Blocks:
             terms.wire_load(demo)
         # a reload continues the browser's current battles (state from the database, on any replica)
         wire_resume(demo, battle_panel, services, services.battle, BattleMode.ANONY)
-        wire_resume(demo, sbs_panel, services, services.named, BattleMode.NAMED)
+        wire_resume(demo, sbs_panel, services, services.named, BattleMode.NAMED, sbs_models)
     return demo
 
 

@@ -78,8 +78,11 @@ def build_panel(prefix: str, intro: str, saved_secret: str) -> BattlePanel:
     """Create the components (call inside a gr.Tab). elem_ids are documented in docs/ui.md.
     ``saved_secret``: the BrowserState secret, the same on every replica (AppServices.browser_secret)."""
     state = gr.State(None)
-    # a fixed storage key, so that a reload served by any replica finds the token
-    saved = gr.BrowserState(NO_BATTLE, storage_key=f"arena-{prefix}-battle", secret=saved_secret)
+    # a fixed storage key, so that a reload served by any replica finds the token; rendered outside the
+    # tabs by ui/battle_resume.wire_resume (a component in a tab not yet opened is not mounted at load)
+    saved = gr.BrowserState(
+        NO_BATTLE, storage_key=f"arena-{prefix}-battle", secret=saved_secret, render=False
+    )
     gr.Markdown(intro)
     with gr.Row():
         chat_a = chatbot(LABELS[0], f"{prefix}-chatbot-a")

@@ -17,7 +17,8 @@ Pick both models and the parameters, chat, and vote. Named votes are stored but 
 anonymous leaderboard."""
 
 
-def build_side_by_side_tab(services: AppServices) -> BattlePanel:
+def build_side_by_side_tab(services: AppServices) -> tuple[BattlePanel, tuple[gr.Dropdown, gr.Dropdown]]:
+    """The tab's panel and its two model pickers (a resumed battle sets them: ui/battle_resume.py)."""
     service = services.named
     names = services.chat_model_names()
     with gr.Row():
@@ -98,4 +99,4 @@ def build_side_by_side_tab(services: AppServices) -> BattlePanel:
         )
         wire_param_note(services, sliders, dropdown)
     wire_common(panel, services, service, BattleMode.NAMED)
-    return panel
+    return panel, (dropdown_a, dropdown_b)

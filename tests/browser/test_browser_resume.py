@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.pages import BOT, USER, last_answer, send, wait_answers_done
+from tests.browser.pages import BOT, USER, choose, last_answer, open_tab, send, wait_answers_done
 from tests.e2e.harness import RunningApp
 from tests.e2e.helpers import marker
 from tests.fakes.openai_server import Reply
@@ -107,4 +107,28 @@ def test_reload_mid_answer_shows_the_partial_answers_stopped_and_regenerate_fini
     page.click("#battle-vote-tie")
     expect(page.locator("#battle-reveal")).to_contain_text("Zephyrine-7B")
     assert [v["outcome"] for v in app.vote_rows(battle["id"])] == ["tie"]
+    assert page.page_errors == []
+
+
+def test_reload_resumes_a_side_by_side_battle_with_its_models(page: Any, running_app: RunningApp) -> None:
+    app, mk = running_app, marker()
+    chats = ("sbs-chatbot-a", "sbs-chatbot-b")
+    open_tab(page, "sbs")
+    choose(page, "sbs-model-a", "Papaya-Chat")
+    choose(page, "sbs-model-b", "Guava-Chat")
+    send(page, "sbs", f"compare please {mk}")
+    wait_answers_done(page, "sbs", chats, DONE_TEXT)
+
+    _reload(page)
+    open_tab(page, "sbs")
+    expect(last_answer(page, "sbs-chatbot-a")).to_contain_text("lemon")  # Papaya-Chat
+    expect(last_answer(page, "sbs-chatbot-b")).to_contain_text("cherry")  # Guava-Chat
+    expect(page.locator("#sbs-model-a input")).to_have_value("Papaya-Chat")  # the battle's models
+    expect(page.locator("#sbs-model-b input")).to_have_value("Guava-Chat")
+    send(page, "sbs", "and a second turn")  # accepted: the pickers match the battle's fixed models
+    expect(page.locator(f"#sbs-chatbot-a {USER}")).to_have_count(2)
+    wait_answers_done(page, "sbs", chats, DONE_TEXT)
+    battle = app.battle_for_message(mk)
+    assert battle["mode"] == "named" and battle["turn_count"] == 2
+    assert (battle["model_a"], battle["model_b"]) == ("Papaya-Chat", "Guava-Chat")
     assert page.page_errors == []
