@@ -265,7 +265,3 @@ def test_feedback_snapshots_and_salt(factory: sessionmaker[Session]) -> None:
         assert latest.result == {"rows": [{"model": "a", "rating": 1000.5}]} and latest.vote_count == 11
         code = api.latest_snapshot(s, "code")
         assert code is not None and code.category == "code"
-        salt = api.get_or_create_salt(s)
-        assert len(salt) == 64
-    with session_scope(factory) as s:
-        assert api.get_or_create_salt(s) == salt

@@ -92,13 +92,3 @@ def test_many_concurrent_writers_do_not_fail(factory: sessionmaker[Session]) -> 
     assert results == [per_thread] * 8, [r for r in results if isinstance(r, Exception)][:3]
     with session_scope(factory) as s:
         assert s.scalar(select(func.count()).select_from(Vote)) == 8 * per_thread
-
-
-def test_concurrent_salt_creation_agrees(factory: sessionmaker[Session]) -> None:
-    def salt(_: int) -> str:
-        with session_scope(factory) as s:
-            return api.get_or_create_salt(s)
-
-    results = _run_together(4, salt)
-    assert all(isinstance(r, str) for r in results), results
-    assert len(set(results)) == 1

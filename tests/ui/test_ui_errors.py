@@ -22,6 +22,7 @@ from arena_app.services.app_services import AppServices, create_services
 from arena_app.services.errors import DB_DOWN, InputRejected, NotFound, Unavailable, VoteRejected
 from arena_app.settings import load_settings
 from arena_app.storage import api
+from arena_app.storage import snapshot_queries as sq
 from arena_app.storage.errors import InvalidInputError, NotFoundError
 from arena_app.ui.common import SOMETHING_WENT_WRONG, failure_notice
 from tests.fakes.openai_server import OpenAIFakeServer, Reply
@@ -158,7 +159,8 @@ def test_leaderboard_with_the_database_down_says_so(
     def down(*args: object, **kwargs: object) -> object:
         raise OperationalError("SELECT ... FROM leaderboard_snapshots", {}, Exception("connection refused"))
 
-    monkeypatch.setattr(api, "latest_snapshot", down)
+    # the view's first read (which snapshot is newest): the database refuses it
+    monkeypatch.setattr(sq, "latest_head", down)
     with caplog.at_level(logging.ERROR):
         summary, table, *_ = Client(demo.local_url, verbose=False).predict(
             False, "overall", api_name="/leaderboard_view"
