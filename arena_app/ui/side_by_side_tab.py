@@ -20,6 +20,7 @@ anonymous leaderboard."""
 def build_side_by_side_tab(services: AppServices) -> tuple[BattlePanel, tuple[gr.Dropdown, gr.Dropdown]]:
     """The tab's panel and its two model pickers (a resumed battle sets them: ui/battle_resume.py)."""
     service = services.named
+    gr.Markdown(INTRO)  # the heading above the model pickers it introduces
     names = services.chat_model_names()
     with gr.Row():
         dropdown_a = gr.Dropdown(
@@ -37,7 +38,7 @@ def build_side_by_side_tab(services: AppServices) -> tuple[BattlePanel, tuple[gr
             sliders_a = param_sliders(services, "sbs-a", dropdown_a.value, "Parameters of model A")
         with gr.Column():
             sliders_b = param_sliders(services, "sbs-b", dropdown_b.value, "Parameters of model B")
-    panel = build_panel("sbs", INTRO, services.browser_secret())
+    panel = build_panel("sbs", "", services.browser_secret())
 
     def send(
         text: str,
