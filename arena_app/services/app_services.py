@@ -34,6 +34,7 @@ from arena_app.settings import ArenaSettings
 from arena_app.storage.db import make_engine, make_session_factory
 
 if TYPE_CHECKING:  # the leaderboard service (numpy, plotly) is imported when the view is first asked for
+    from arena_app.services.leaderboard_models import HeadToHead
     from arena_app.services.leaderboard_service import LeaderboardView
 
 
@@ -100,6 +101,14 @@ class AppServices:
         return latest_view(
             self.session_factory, category=category, style_control=style_control, cache=self.views
         )
+
+    def head_to_head(self, model: str, category: str = "overall") -> HeadToHead:
+        """``model``'s record against each opponent from the counted votes of ``category`` (read now, not
+        from a snapshot). Raises :class:`InputRejected` for an empty or overlong name or an invalid
+        category, :class:`Unavailable` when the database cannot be reached."""
+        from arena_app.services.leaderboard_models import head_to_head
+
+        return head_to_head(self.session_factory, model, category)
 
     def close(self) -> None:
         if self.engine is not None:

@@ -21,6 +21,7 @@ from arena_app.ui.common import Outputs, slider_values
 from arena_app.ui.deep_links import INITIAL_QUERY_JS, follow_tab_js, parse_query, resolve
 from arena_app.ui.direct_chat_tab import ChatPanel, build_direct_chat_tab
 from arena_app.ui.http_guard import RequestGuard, body_cap
+from arena_app.ui.leaderboard_more import build_model_page
 from arena_app.ui.leaderboard_tab import build_leaderboard_tab
 from arena_app.ui.page_assets import CSS, HEAD
 from arena_app.ui.shared_tab import build_shared_tab, shared_html
@@ -44,12 +45,16 @@ def build_app(services: AppServices) -> gr.Blocks:
                 chat = build_direct_chat_tab(services)
             with gr.Tab("Leaderboard", id="leaderboard", elem_id="tab-leaderboard") as tabs["leaderboard"]:
                 view_fn, inputs, outputs = build_leaderboard_tab(services)
+                category = inputs[1]
+                assert isinstance(category, gr.Dropdown)  # the tab's category picker
+                model_page = build_model_page(services, category)
             with gr.Tab("About", id="about", elem_id="tab-about") as tabs["about"]:
                 build_about_tab()
             with gr.Tab("Shared battle", id="shared", elem_id="tab-shared", visible=False) as shared_tab:
                 shared = build_shared_tab()
         # Reads the latest stored snapshot (cheap); never fits.
         demo.load(view_fn, inputs, outputs, api_visibility="private")
+        model_page.wire_load(demo)
         wire_deep_links(services, demo, tab_set, tabs, shared_tab, shared, chat)
         if terms is not None:
             terms.wire_load(demo)
