@@ -142,3 +142,28 @@ def leaderboard_figures(result: LeaderboardResult, *, style: bool = False) -> di
         ),
         "average_win_rate": average_win_rate_figure(pw.models, pw.average_win_rate),
     }
+
+
+def rating_history_figure(series: Sequence[tuple[str, Sequence[str], Sequence[float]]]) -> go.Figure:
+    """One line per model: (model, ISO times, ratings), the rating of each stored snapshot over time."""
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=list(times),
+                y=list(ratings),
+                mode="lines+markers",
+                name=model,
+                hovertemplate="%{x}: %{y:.0f}",
+            )
+            for model, times, ratings in series
+        ]
+    )
+    fig.update_layout(
+        title="Arena score over time",
+        xaxis_title="snapshot time (UTC)",
+        yaxis_title="rating",
+        height=450,
+        legend={"orientation": "h", "y": -0.25},
+        margin={"b": 120},
+    )
+    return fig

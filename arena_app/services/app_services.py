@@ -34,6 +34,7 @@ from arena_app.settings import ArenaSettings
 from arena_app.storage.db import make_engine, make_session_factory
 
 if TYPE_CHECKING:  # the leaderboard service (numpy, plotly) is imported when the view is first asked for
+    from arena_app.services.leaderboard_history import RatingHistory
     from arena_app.services.leaderboard_models import HeadToHead
     from arena_app.services.leaderboard_service import LeaderboardView
 
@@ -54,6 +55,7 @@ class AppServices:
     engine: Engine | None = None  # set when create_services made the engine (closed by close())
     # built leaderboard views by snapshot: a page load costs no plotting (services/view_cache.py)
     views: ViewCache[LeaderboardView] = field(default_factory=ViewCache)
+    histories: ViewCache[RatingHistory] = field(default_factory=lambda: ViewCache(16))  # by snapshot set
 
     def catalogue(self) -> list[ModelCard]:
         """Every configured model, in endpoint-file order (healthy or not)."""
@@ -109,6 +111,14 @@ class AppServices:
         from arena_app.services.leaderboard_models import head_to_head
 
         return head_to_head(self.session_factory, model, category)
+
+    def rating_history(self, category: str = "overall") -> RatingHistory:
+        """The top models' ratings over the category's stored snapshots, with its chart (built once per
+        set of snapshots). Raises :class:`InputRejected` for an invalid category name and
+        :class:`Unavailable` when the database cannot be reached."""
+        from arena_app.services.leaderboard_history import rating_history
+
+        return rating_history(self.session_factory, category, cache=self.histories)
 
     def close(self) -> None:
         if self.engine is not None:

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Hashable
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
-Key = tuple[int, bool]  # (snapshot id, style-controlled view)
+Key = Hashable  # (snapshot id, style-controlled view); the rating history: the set of snapshot ids
 
 
 class ViewCache(Generic[V]):
-    """A small LRU of built views by (snapshot id, style control); thread-safe."""
+    """A small LRU of built views by key (a snapshot id and style control, or a set of ids); thread-safe."""
 
     def __init__(self, size: int = 64) -> None:
         self._size = size

@@ -1,5 +1,6 @@
-"""The Leaderboard tab's per-model page: pick a model of the latest snapshot and see its head-to-head
-record (battles, wins, losses, ties, win rate) against each opponent, from the category's counted votes."""
+"""The Leaderboard tab's rating over time (a line per top model across the stored snapshots) and per-model
+page: pick a model of the latest snapshot and see its head-to-head record (battles, wins, losses, ties, win
+rate) against each opponent, from the category's counted votes."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import gradio as gr
+from gradio.components.plot import PlotData
 
 from arena_app.services.app_services import AppServices
 from arena_app.ui.common import Outputs, failure_notice
@@ -43,16 +45,25 @@ class ModelPage:
     category: gr.Dropdown
     model: gr.Dropdown
     table: gr.HTML
+    history: gr.Plot
 
     def models_fn(self, category: str) -> Outputs:
-        """The models of the category's latest snapshot (best first) for the picker; nothing picked yet
-        (the head-to-head query runs only when a visitor picks a model)."""
+        """The rating-over-time chart (built once per snapshot set) and the models of the category's latest
+        snapshot (best first) for the picker; nothing picked yet (the head-to-head query runs only when a
+        visitor picks a model)."""
         try:
             view = self.services.leaderboard_view(category=category or "overall")
+            history = self.services.rating_history(category or "overall")
         except Exception as exc:  # the main table says what went wrong as well
-            return gr.update(choices=[], value=None), f"<p>{html.escape(failure_notice(exc))}</p>"
+            msg = f"<p>{html.escape(failure_notice(exc))}</p>"
+            return gr.update(choices=[], value=None), msg, gr.update(value=None, visible=False)
         names = [row.model for row in view.rows]
-        return gr.update(choices=names, value=None), f'<p id="lb-h2h-empty">{PICK_TEXT}</p>'
+        figure = None if history.figure is None else PlotData(type="plotly", plot=history.figure)
+        return (
+            gr.update(choices=names, value=None),
+            f'<p id="lb-h2h-empty">{PICK_TEXT}</p>',
+            gr.update(value=figure, visible=figure is not None),
+        )
 
     def pick_fn(self, model: str | None, category: str) -> str:
         if not model:
@@ -63,15 +74,17 @@ class ModelPage:
             return f"<p>{html.escape(failure_notice(exc))}</p>"
 
     def wire_load(self, demo: gr.Blocks) -> None:
-        demo.load(self.models_fn, [self.category], [self.model, self.table], api_visibility="private")
+        outputs = [self.model, self.table, self.history]
+        demo.load(self.models_fn, [self.category], outputs, api_visibility="private")
 
 
 def build_model_page(services: AppServices, category: gr.Dropdown) -> ModelPage:
-    """The per-model section (under the charts); ``category`` is the tab's category picker."""
+    """Rating over time and the per-model section (under the charts); ``category`` is the tab's picker."""
+    history = gr.Plot(label="Rating over time", elem_id="lb-plot-history", visible=False)
     gr.Markdown("#### Head-to-head\nOne model's record against each opponent, from every counted vote.")
     model = gr.Dropdown([], value=None, label="Model", elem_id="lb-model", allow_custom_value=True)
     table = gr.HTML(f'<p id="lb-h2h-empty">{PICK_TEXT}</p>', elem_id="lb-h2h")
-    page = ModelPage(services, category, model, table)
+    page = ModelPage(services, category, model, table, history)
     model.change(page.pick_fn, [model, category], [table], api_name="leaderboard_model")
-    category.input(page.models_fn, [category], [model, table], api_visibility="private")
+    category.input(page.models_fn, [category], [model, table, history], api_name="leaderboard_history")
     return page

@@ -34,6 +34,8 @@ DOCUMENTED_API = {
     "/chat_downvote",
     "/chat_flag",
     "/leaderboard_view",
+    "/leaderboard_model",
+    "/leaderboard_history",
 }
 
 

@@ -67,3 +67,39 @@ def test_an_unusable_model_name_is_refused(sqlite_url: str, name: str, message: 
     factory = make_session_factory(make_engine(sqlite_url))
     with pytest.raises(InputRejected, match=message):
         head_to_head(factory, name, "overall")
+
+
+def test_rating_history_follows_three_snapshots_top_models_only(db_url: str) -> None:
+    from arena_app.services.leaderboard_history import rating_history
+    from arena_app.services.leaderboard_service import RecomputeParams, latest_snapshot, recompute
+    from arena_app.services.view_cache import ViewCache
+    from leaderboard.compute import ComputeParams
+    from tests.leaderboard.seed import simulate_battles
+
+    d = simulate_battles(300, 4, seed=5)
+    engine = make_engine(db_url)
+    factory = make_session_factory(engine)
+    params = RecomputeParams(compute=ComputeParams(rounds=5, style_control=False), online_elo=False)
+    expected: list[dict[str, float]] = []
+    times = []
+    for stop in (100, 200, 300):  # three snapshots, each of more votes
+        insert_battles(engine, d, start=stop - 100, stop=stop)
+        recompute(factory, params)
+        snap = latest_snapshot(factory)
+        assert snap is not None
+        expected.append(dict(zip(snap.result.models, snap.result.rating, strict=True)))
+        times.append(snap.created_at)
+    cache: ViewCache = ViewCache()
+    history = rating_history(factory, "overall", top=3, cache=cache)
+    best = sorted(expected[-1], key=lambda m: -expected[-1][m])[:3]
+    assert history.snapshots == 3 and [s.model for s in history.series] == best
+    for series in history.series:
+        assert series.times == times
+        assert series.ratings == pytest.approx([e[series.model] for e in expected])
+    assert history.figure is not None and all(f'"name":"{m}"' in history.figure for m in best)
+    worst = sorted(expected[-1], key=lambda m: -expected[-1][m])[3]
+    assert f'"name":"{worst}"' not in history.figure
+    # built once per set of snapshots: the same object until a new snapshot arrives
+    assert rating_history(factory, "overall", top=3, cache=cache) is history
+    assert rating_history(factory, "code", cache=cache).series == []
+    engine.dispose()

@@ -3,6 +3,7 @@ shows its head-to-head table (in its own scroll box, names escaped)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -98,8 +99,21 @@ def test_the_picker_lists_the_latest_snapshot_models_best_first(app) -> None:
 
     _demo, services = app
     view = services.leaderboard_view()
-    page = ModelPage(services, None, None, None)  # type: ignore[arg-type]  # models_fn reads none of them
-    update, text = page.models_fn("overall")
+    page = ModelPage(services, None, None, None, None)  # type: ignore[arg-type]  # models_fn reads none
+    update, text, _plot = page.models_fn("overall")
     assert isinstance(update, dict) and isinstance(text, str)
     assert update["choices"] == [r.model for r in view.rows] and sorted(update["choices"]) == sorted(MODELS)
     assert update["value"] is None and "Pick a model" in text
+
+
+def test_the_tab_shows_the_rating_over_time_chart(app) -> None:
+    from gradio_client import Client
+
+    demo, services = app
+    client = Client(demo.local_url, verbose=False)
+    _model, _table, update = client.predict("overall", api_name="/leaderboard_history")
+    assert update["visible"] is True
+    plot = update["value"]
+    assert plot["type"] == "plotly"
+    names = [trace["name"] for trace in json.loads(plot["plot"])["data"]]
+    assert names == [s.model for s in services.rating_history().series] and sorted(names) == sorted(MODELS)
