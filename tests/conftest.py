@@ -9,6 +9,8 @@ Databases (names fixed in docs/architecture.md):
 - ``empty_sqlite_url`` / ``empty_postgres_url`` / ``empty_db_url``: the same, without any schema (for
   migration tests).
 
+Browser: ``browser``, the session's one Chromium (``tests/chromium.py``).
+
 PostgreSQL comes from ``ARENA_TEST_POSTGRES_URL`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``;
 its database is only used as the maintenance database for CREATE/DROP DATABASE). If the server cannot be
 reached the PostgreSQL tests are skipped with the reason, except under ``CI=true`` where they fail.
@@ -27,6 +29,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 
 from arena_app.storage.migrate import upgrade
+from tests.chromium import browser  # noqa: F401  (one Chromium per session, for browser and deploy tests)
 from tests.ci import IN_CI
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")

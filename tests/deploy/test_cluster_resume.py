@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import browser  # noqa: F401  (the session's Chromium)
 from tests.browser.pages import USER, last_answer, send
 from tests.deploy.nginx_helpers import require_nginx, upstreams_by_key
 from tests.deploy.test_cluster import CLUSTER, Cluster
