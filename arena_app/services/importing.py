@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -143,16 +143,8 @@ def import_battles(
                 pass
             if check.bad_count:
                 _refuse_bad(path, check)
-        batch: list[ImportBattle] = []
-        for b in _checked_rows(path, fmt, report):
-            batch.append(to_import(b, salt))
-            if len(batch) >= batch_size:
-                store_batch(factory, batch, report)
-                batch = []
-                if progress:
-                    progress(report.rows_read, report.imported)
-        if batch:
-            store_batch(factory, batch, report)
+        rows = (to_import(b, salt) for b in _checked_rows(path, fmt, report))
+        store_in_batches(factory, rows, report, batch_size, progress)
     except BattleFileError as exc:
         done = ""
         if report.imported:
@@ -165,6 +157,27 @@ def import_battles(
         progress(report.rows_read, report.imported)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def store_in_batches(
+    factory: sessionmaker[Session],
+    battles: Iterable[ImportBattle],
+    report: ImportReport,
+    batch_size: int,
+    progress: Progress | None,
+) -> None:
+    """Store ``battles`` ``batch_size`` at a time, one transaction each (an interrupted import keeps the
+    batches before it; re-running adds only the rest), reporting progress after each full batch."""
+    batch: list[ImportBattle] = []
+    for battle in battles:
+        batch.append(battle)
+        if len(batch) >= batch_size:
+            store_batch(factory, batch, report)
+            batch = []
+            if progress:
+                progress(report.rows_read, report.imported)
+    if batch:
+        store_batch(factory, batch, report)
 
 
 def store_batch(factory: sessionmaker[Session], batch: list[ImportBattle], report: ImportReport) -> None:

@@ -25,7 +25,7 @@ from arena_app.files.fastchat_logs import LoggedBattle, exclusion, parse_vote
 from arena_app.files.fastchat_rows import RowProblem
 from arena_app.services.answers import style_of
 from arena_app.services.errors import InputRejected
-from arena_app.services.importing import BATCH_SIZE, BadRow, ImportReport, Progress, store_batch
+from arena_app.services.importing import BATCH_SIZE, BadRow, ImportReport, Progress, store_in_batches
 from arena_app.storage.imports import ImportBattle
 from leaderboard.categories import battle_categories
 
@@ -119,16 +119,8 @@ def import_logs(
     files = log_files(directory)
     words = tuple(extra_words)
     report = ImportReport()
-    batch: list[ImportBattle] = []
-    for battle in _battles(files, report):
-        batch.append(to_import(battle, salt, words))
-        if len(batch) >= batch_size:
-            store_batch(factory, batch, report)
-            batch = []
-            if progress:
-                progress(report.rows_read, report.imported)
-    if batch:
-        store_batch(factory, batch, report)
+    rows = (to_import(battle, salt, words) for battle in _battles(files, report))
+    store_in_batches(factory, rows, report, batch_size, progress)
     if progress:
         progress(report.rows_read, report.imported)
     report.seconds = time.perf_counter() - t0

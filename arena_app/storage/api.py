@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from arena_app.domain import BattleMode, ConversationMode, ExcludedReason, FeedbackKind, Outcome
-from arena_app.storage import mapping, validation
+from arena_app.storage import mapping, snapshot_queries, validation
 from arena_app.storage.conversations import (
     add_assistant_message,
     add_user_message,
@@ -263,16 +263,18 @@ def record_feedback(
 def save_snapshot(
     s: Session, *, category: str, params: dict[str, Any], vote_count: int, result: dict[str, Any]
 ) -> SnapshotRecord:
-    row = LeaderboardSnapshot(
-        created_at=utcnow(),
-        category=validation.text("category", category, 64),
+    """A plain snapshot (no style control, no incremental keys); see snapshot_queries.save_snapshot."""
+    return snapshot_queries.save_snapshot(
+        s,
+        category=category,
         params=params,
-        vote_count=validation.count("vote_count", vote_count),
+        vote_count=vote_count,
         result=result,
+        style_control=False,
+        last_vote_id=None,
+        votes_key=None,
+        table_key=None,
     )
-    s.add(row)
-    s.flush()
-    return mapping.snapshot_record(row)
 
 
 def latest_snapshot(s: Session, category: str = "overall") -> SnapshotRecord | None:
